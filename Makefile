@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` (demo) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: install run test test-postgres lint format peers bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: create the venv, install, migrate, seed the demo and serve on http://127.0.0.1:8000
+run: install
+	$(BIN)/socialdesk demo
+
+## test: the whole suite on the database in SOCIALDESK_DATABASE_URL (default: SQLite)
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## test-postgres: the whole suite on a fresh PostgreSQL database
+test-postgres: install
+	SOCIALDESK_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache socialdesk.db* .socialdesk

@@ -1,0 +1,1 @@
+"""Socialdesk: the social layer for service desks."""

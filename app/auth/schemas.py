@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from app.models import Role
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+
+
+class UserCreated(UserOut):
+    token: str = Field(description="API token; shown once, stored only as a hash")

@@ -1,0 +1,277 @@
+"""The `socialdesk` command: serve, demo, migrate, worker, users, connectors, policy."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy import text
+
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker, redacted_url, unit_of_work
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr, exit status 2."""
+
+
+def _kv(values: Sequence[str] | None, flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"{flag} expects key=value, got {item!r}")
+        out[key] = value
+    return out
+
+
+async def check_database(settings: Settings) -> None:
+    """Fail fast, in one line, when the database cannot be reached."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliError(
+            "cannot reach the database given by SOCIALDESK_DATABASE_URL "
+            f"({redacted_url(settings.database_url)}): {cause}"
+        ) from exc
+    finally:
+        await engine.dispose()
+
+
+async def _migrate(settings: Settings) -> None:
+    from app.migrate import upgrade_async
+
+    await check_database(settings)
+    await upgrade_async(settings.database_url)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: bool) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    asyncio.run(check_database(settings))
+    try:
+        settings.require_secret_key()
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+    uvicorn.run(
+        create_app(settings, run_workers=workers),
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,  # one compression pass per recipient is not worth it
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    _serve(settings, args.host, args.port, not args.no_workers)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    from app.demo import ensure_secret_key, seed
+
+    ensure_secret_key(settings)
+    asyncio.run(_migrate(settings))
+
+    async def _seed() -> list[Any]:
+        engine = create_engine(settings)
+        try:
+            async with unit_of_work(create_sessionmaker(engine)) as session:
+                return await seed(session, settings)
+        finally:
+            await engine.dispose()
+
+    logins = asyncio.run(_seed())
+    url = f"http://{args.host}:{args.port}"
+    print(f"\nSocialdesk demo on {url}  (status page {url}/status, API docs {url}/api/docs)")
+    print("Demo logins (password / API token):")
+    for login in logins:
+        print(f"  {login.role.value:9} {login.email:22} {login.password}  {login.token}")
+    print(flush=True)
+    _serve(settings, args.host, args.port, True)
+
+
+def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> None:
+    asyncio.run(_migrate(settings))
+    print("database is at the latest schema")
+
+
+def cmd_worker(_args: argparse.Namespace, settings: Settings) -> None:
+    from app.runtime import Runtime
+
+    async def _run() -> None:
+        await check_database(settings)
+        try:
+            runtime = await Runtime.open(settings)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from exc
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, runtime.stop)
+        runtime.start_workers()
+        logging.getLogger("socialdesk").info("worker started; Ctrl-C or SIGTERM stops it")
+        await runtime.wait()
+        await runtime.close()
+
+    asyncio.run(_run())
+
+
+async def _with_session(settings: Settings, job: Callable[[Any], Awaitable[Any]]) -> Any:
+    await check_database(settings)
+    engine = create_engine(settings)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            return await job(session)
+    finally:
+        await engine.dispose()
+
+
+def cmd_users_create(args: argparse.Namespace, settings: Settings) -> None:
+    from app.auth.service import do_create_user
+    from app.kit.errors import AppError
+    from app.models import Role
+
+    async def job(session: Any) -> dict[str, Any]:
+        user, token = await do_create_user(
+            session,
+            email=args.email,
+            name=args.name,
+            role=Role(args.role),
+            password=args.password,
+        )
+        return {"id": user.id, "email": user.email, "role": user.role.value, "token": token}
+
+    try:
+        print(json.dumps(asyncio.run(_with_session(settings, job))))
+    except AppError as exc:
+        raise CliError(exc.message) from exc
+
+
+def cmd_connectors_add(args: argparse.Namespace, settings: Settings) -> None:
+    from app.kit.errors import AppError
+    from app.kit.secrets import SecretBox
+    from app.sync.instances import do_add_instance, new_http_client
+
+    async def job(session: Any) -> dict[str, Any]:
+        async with new_http_client() as http:
+            instance, health = await do_add_instance(
+                session,
+                box=SecretBox(settings.require_secret_key()),
+                http=http,
+                kind=args.kind,
+                name=args.name,
+                url=args.url,
+                secrets=_kv(args.secret, "--secret"),
+                settings=_kv(args.setting, "--setting"),
+                poll_interval=int(_kv(args.setting, "--setting").get("poll_interval", 10)),
+            )
+        return {"id": instance.id, "kind": instance.kind, "remote": health.remote_identity}
+
+    try:
+        print(json.dumps(asyncio.run(_with_session(settings, job))))
+    except AppError as exc:
+        raise CliError(exc.message) from exc
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def cmd_connectors_sync(args: argparse.Namespace, settings: Settings) -> None:
+    from dataclasses import asdict
+
+    from app.kit.secrets import SecretBox
+    from app.realtime.bus import MemoryBus
+    from app.sync.engine import sync_instance
+    from app.sync.instances import new_http_client
+
+    async def run() -> dict[str, Any]:
+        await check_database(settings)
+        engine = create_engine(settings)
+        try:
+            async with new_http_client() as http:
+                report = await sync_instance(
+                    create_sessionmaker(engine),
+                    MemoryBus(),
+                    SecretBox(settings.require_secret_key()),
+                    http,
+                    args.id,
+                )
+        except LookupError as exc:
+            raise CliError(str(exc)) from exc
+        finally:
+            await engine.dispose()
+        data = asdict(report)
+        data.pop("event_ids")
+        return data
+
+    report = asyncio.run(run())
+    print(json.dumps(report))
+    if report["error"]:
+        raise CliError(f"sync failed: {report['error']}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="socialdesk", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="API, WebSocket, web UI and workers")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-workers", action="store_true", help="API only")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="migrate, seed the demo and serve")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
+    sub.add_parser("worker", help="sync and delivery workers only").set_defaults(func=cmd_worker)
+
+    users = sub.add_parser("users").add_subparsers(dest="users_command", required=True)
+    create = users.add_parser("create", help="create a user and print its API token")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=["admin", "agent", "end_user"])
+    create.add_argument("--password")
+    create.set_defaults(func=cmd_users_create)
+
+    conns = sub.add_parser("connectors").add_subparsers(dest="connectors_command", required=True)
+    add = conns.add_parser("add", help="check credentials and save a connector instance")
+    add.add_argument("--kind", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--url")
+    add.add_argument("--secret", action="append", metavar="KEY=VALUE")
+    add.add_argument("--setting", action="append", metavar="KEY=VALUE")
+    add.set_defaults(func=cmd_connectors_add)
+    sync = conns.add_parser("sync", help="one sync pass now")
+    sync.add_argument("id", type=int)
+    sync.set_defaults(func=cmd_connectors_sync)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        args.func(args, settings)
+    except CliError as exc:
+        print(f"socialdesk: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,94 @@
+"""The async engine and sessions: one transaction per request or job, publish after commit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.config import Settings
+
+AFTER_COMMIT = "after_commit_callbacks"
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """PostgreSQL as is; SQLite in WAL mode with one connection at a time."""
+    if not settings.is_sqlite:
+        return create_async_engine(settings.database_url, pool_pre_ping=True)
+    # SQLite allows one writer. A single pooled connection serializes this process's
+    # transactions in asyncio (no 'database is locked' from a read that turns into a
+    # write); busy_timeout covers a second process such as `socialdesk worker`.
+    engine = create_async_engine(
+        settings.database_url, pool_size=1, max_overflow=0, pool_timeout=60
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself so SAVEPOINTs and transactional DDL work.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def redacted_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Any]) -> None:
+    """Run `callback` (sync or returning an awaitable) once the transaction has committed.
+
+    Used for bus publications: the data exists before anyone is told about it.
+    """
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    callbacks: list[Callable[[], Any]] = session.info.pop(AFTER_COMMIT, [])
+    for callback in callbacks:
+        result = callback()
+        if hasattr(result, "__await__"):
+            await result
+
+
+def discard_after_commit(session: AsyncSession) -> None:
+    session.info.pop(AFTER_COMMIT, None)
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A job's transaction: commit on success, roll back on error, then publish."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            discard_after_commit(session)
+            raise
+        await run_after_commit(session)

@@ -1,0 +1,65 @@
+"""create_app(): routers, error handlers and the process lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import health
+from app.auth.endpoints import router as identity_router
+from app.config import Settings, get_settings
+from app.kit.errors import install_error_handlers
+from app.runtime import Runtime
+from app.sync.endpoints import router as connectors_router
+from app.tickets.endpoints import router as tickets_router
+
+
+def attach(app: FastAPI, runtime: Runtime) -> None:
+    """Expose the runtime to request handlers (dependencies read app.state)."""
+    app.state.runtime = runtime
+    app.state.settings = runtime.settings
+    app.state.sessionmaker = runtime.sessionmaker
+    app.state.bus = runtime.bus
+    app.state.secret_box = runtime.box
+    app.state.http = runtime.http
+
+
+def create_app(
+    settings: Settings | None = None, *, run_workers: bool = False, runtime: Runtime | None = None
+) -> FastAPI:
+    """The ASGI app. Give `runtime` to share one (tests); otherwise it is opened at start."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            attach(app, runtime)
+            yield
+            return
+        owned = await Runtime.open(settings)
+        attach(app, owned)
+        if run_workers:
+            owned.start_workers()
+        try:
+            yield
+        finally:
+            await owned.close()
+
+    app = FastAPI(
+        title="Socialdesk",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    if runtime is not None:
+        attach(app, runtime)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(identity_router)
+    app.include_router(tickets_router)
+    app.include_router(connectors_router)
+    return app

@@ -1,0 +1,17 @@
+"""All ORM models, one module per aggregate; import from here."""
+
+from app.models.base import Base
+from app.models.connector import ConnectorInstance, ConnectorWrite
+from app.models.ticket import Ticket, TicketEvent
+from app.models.user import ApiToken, Role, User
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "ConnectorInstance",
+    "ConnectorWrite",
+    "Role",
+    "Ticket",
+    "TicketEvent",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""The bus (memory or Redis, chosen by URL) and the /ws endpoint."""

@@ -1,0 +1,69 @@
+"""Everything a process holds for its lifetime: engine, sessions, bus, keys, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.kit.secrets import SecretBox
+from app.realtime.bus import Bus, create_bus
+from app.sync.instances import new_http_client
+from app.sync.worker import SyncWorker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine | None
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bus: Bus
+    box: SecretBox
+    http: httpx.AsyncClient
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Runtime:
+        engine = create_engine(settings)
+        bus = create_bus(settings.redis_url)
+        await bus.connect()
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            bus=bus,
+            box=SecretBox(settings.require_secret_key()),
+            http=new_http_client(),
+        )
+
+    def start_workers(self) -> None:
+        """Sync (and later delivery) workers, as tasks of this process."""
+        worker = SyncWorker(
+            self.sessionmaker, self.bus, self.box, tick=self.settings.sync_tick_seconds
+        )
+        self._tasks.append(asyncio.create_task(worker.run(self._stop), name="sync-worker"))
+
+    async def wait(self) -> None:
+        await self._stop.wait()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*self._tasks), timeout=10)
+        await self.http.aclose()
+        await self.bus.disconnect()
+        if self.engine is not None:
+            await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Runs connectors: instances, cursors, polling, backoff, ingestion."""

@@ -1,0 +1,1 @@
+"""The mirror of tickets from the ticketing systems, and their timeline."""

@@ -1,0 +1,1 @@
+"""Ticketing-system connectors. Imports only stdlib, httpx, pydantic and connectors.base."""

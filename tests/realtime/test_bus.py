@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db import after_commit, unit_of_work
+from app.models import User
+from app.realtime.bus import Bus, MemoryBus, RedisBus
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def _roundtrip(publisher: Bus, subscriber: Bus) -> dict[str, object]:
+    channel = f"test:{secrets.token_hex(4)}"
+    async with subscriber.subscribe(channel) as feed:
+        await asyncio.sleep(0.05)  # Redis SUBSCRIBE is acknowledged asynchronously
+        await publisher.publish(channel, {"type": "message", "id": 1})
+        return await asyncio.wait_for(anext(feed), timeout=5)
+
+
+async def test_memory_bus_fans_out_to_subscribers() -> None:
+    bus = MemoryBus()
+    assert await _roundtrip(bus, bus) == {"type": "message", "id": 1}
+
+
+@pytest.mark.integration
+async def test_redis_bus_crosses_processes_boundaries(settings: Settings) -> None:
+    one, two = RedisBus(settings.redis_url or REDIS_URL), RedisBus(settings.redis_url or REDIS_URL)
+    await one.connect()
+    await two.connect()
+    try:
+        assert await _roundtrip(one, two) == {"type": "message", "id": 1}
+    finally:
+        await one.disconnect()
+        await two.disconnect()
+
+
+class TestPublishAfterCommit:
+    async def test_subscribers_hear_only_after_the_data_is_committed(
+        self, db: async_sessionmaker[AsyncSession]
+    ) -> None:
+        bus = MemoryBus()
+        heard: list[bool] = []
+
+        async with bus.subscribe("users") as feed:
+            async with unit_of_work(db) as session:
+                user = User(email="pub@example.com", name="Pub", role="end_user")
+                session.add(user)
+                await session.flush()
+                after_commit(session, lambda: bus.publish("users", {"id": user.id}))
+                await asyncio.sleep(0)
+                heard.append(not feed_has_items(bus))
+            envelope = await asyncio.wait_for(anext(feed), timeout=5)
+        async with db() as session:
+            assert await session.get(User, envelope["id"]) is not None
+        assert heard == [True]
+
+    async def test_a_rolled_back_unit_publishes_nothing(
+        self, db: async_sessionmaker[AsyncSession]
+    ) -> None:
+        bus = MemoryBus()
+        async with bus.subscribe("users") as feed:
+            with pytest.raises(RuntimeError, match="boom"):
+                await _failing_unit(db, bus)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(anext(feed), timeout=0.2)
+
+
+def feed_has_items(bus: MemoryBus) -> bool:
+    return any(not q.empty() for qs in bus._subscribers.values() for q in qs)
+
+
+async def _failing_unit(db: async_sessionmaker[AsyncSession], bus: MemoryBus) -> None:
+    async with unit_of_work(db) as session:
+        after_commit(session, lambda: bus.publish("users", {"id": 0}))
+        raise RuntimeError("boom")
