@@ -18,11 +18,15 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the schema to `revision`; safe to call on every start."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Bring the schema to `revision`; safe to call on every start.
+
+    "heads" rather than "head": domains developed side by side may each add a revision on
+    the same parent until a merge revision joins them.
+    """
     command.upgrade(alembic_config(database_url), revision)
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
+async def upgrade_async(database_url: str, revision: str = "heads") -> None:
     # Alembic's env.py runs its own event loop, so keep it off ours.
     await asyncio.to_thread(upgrade, database_url, revision)
