@@ -2,6 +2,7 @@
 
 from app.models.base import Base
 from app.models.connector import ConnectorInstance, ConnectorWrite
+from app.models.metrics import SlaConfig
 from app.models.ticket import Ticket, TicketEvent
 from app.models.user import ApiToken, Role, User
 
@@ -11,6 +12,7 @@ __all__ = [
     "ConnectorInstance",
     "ConnectorWrite",
     "Role",
+    "SlaConfig",
     "Ticket",
     "TicketEvent",
     "User",

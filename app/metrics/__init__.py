@@ -1,0 +1,1 @@
+"""Figures that show the value: SLA acted-upon share, response times, CSAT, engagement."""

@@ -1,0 +1,1 @@
+"""Benchmarks; each prints JSON with a same-run reference."""
