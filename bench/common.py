@@ -38,4 +38,4 @@ def emit(name: str, figure: dict[str, Any], reference: dict[str, Any], **extra: 
         "machine": {"python": sys.version.split()[0], "cpu": platform.machine()},
         **extra,
     }
-    print(json.dumps(result, indent=2, default=str))  # noqa: T201 - the benchmark's output
+    print(json.dumps(result, indent=2, default=str))

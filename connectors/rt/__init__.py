@@ -1,0 +1,1 @@
+"""Request Tracker connector: follows a queue's transactions over RT's REST 2 API."""
