@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app import health
 from app.auth.endpoints import router as identity_router
@@ -15,6 +17,9 @@ from app.metrics.endpoints import router as metrics_router
 from app.runtime import Runtime
 from app.sync.endpoints import router as connectors_router
 from app.tickets.endpoints import router as tickets_router
+from app.web.admin import router as web_admin_router
+from app.web.pages import router as web_router
+from app.web.security import SecurityHeaders
 
 
 def attach(app: FastAPI, runtime: Runtime) -> None:
@@ -59,9 +64,14 @@ def create_app(
     if runtime is not None:
         attach(app, runtime)
     install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+    static = Path(__file__).parent / "web" / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
     app.include_router(health.router)
     app.include_router(identity_router)
     app.include_router(tickets_router)
     app.include_router(connectors_router)
     app.include_router(metrics_router)
+    app.include_router(web_router)
+    app.include_router(web_admin_router)
     return app

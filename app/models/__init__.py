@@ -5,6 +5,7 @@ from app.models.connector import ConnectorInstance, ConnectorWrite
 from app.models.metrics import SlaConfig
 from app.models.ticket import Ticket, TicketEvent
 from app.models.user import ApiToken, Role, User
+from app.models.web import WebSession
 
 __all__ = [
     "ApiToken",
@@ -16,4 +17,5 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "User",
+    "WebSession",
 ]

@@ -1,0 +1,23 @@
+"""Browser sessions: a cookie holds a random token; only its hash is stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.kit.clock import utcnow
+from app.models.base import Base, BigId, IdMixin
+
+
+class WebSession(IdMixin, Base):
+    __tablename__ = "web_sessions"
+
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""The browser UI: server-rendered pages (Jinja2) and a little JavaScript for live parts."""

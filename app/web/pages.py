@@ -1,0 +1,137 @@
+"""Pages for agents and end users: sign-in, tickets, a ticket's conversation."""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.auth import sessions
+from app.auth.service import authenticate_password
+from app.deps import AppSettings, Session
+from app.kit.errors import NotFound
+from app.tickets import repository as tickets_repo
+from app.tickets import service as tickets_service
+from app.web.context import LOGIN_CSRF_COOKIE, new_login_csrf, render, to_login, viewer
+from connectors.base import STATUSES
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after sign-in is a phishing tool."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/tickets"
+    parts = urlsplit(target)
+    return "/tickets" if parts.scheme or parts.netloc else target
+
+
+@router.get("/", response_model=None)
+async def home(request: Request, session: Session) -> Response:
+    return RedirectResponse("/tickets" if await viewer(request, session) else "/login", 303)
+
+
+@router.get("/login", response_model=None)
+async def login_form(request: Request, session: Session, next: str | None = None) -> Response:
+    if await viewer(request, session):
+        return RedirectResponse(_safe_next(next), 303)
+    csrf = new_login_csrf()
+    response = render(request, "login.html", None, csrf=csrf, next=_safe_next(next), error=None)
+    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/login", response_model=None)
+async def login(request: Request, session: Session, settings: AppSettings) -> Response:
+    form = await request.form()
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    target = _safe_next(str(form.get("next", "")))
+    sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    user = None
+    if expected and hmac.compare_digest(sent, expected):
+        user = await authenticate_password(session, email, password)
+    if user is None:
+        csrf = new_login_csrf()
+        refused = render(
+            request,
+            "login.html",
+            None,
+            status_code=401,
+            csrf=csrf,
+            next=target,
+            error="That e-mail and password do not match. Check both and try again.",
+        )
+        refused.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict")
+        return refused
+    token, _ = await sessions.do_start_session(session, user=user)
+    response = RedirectResponse(target, 303)
+    response.set_cookie(
+        sessions.COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.base_url.startswith("https://"),
+        max_age=int(sessions.LIFETIME.total_seconds()),
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout", response_model=None)
+async def logout(request: Request, session: Session) -> Response:
+    current = await viewer(request, session)
+    form = await request.form()
+    cookie = request.cookies.get(sessions.COOKIE)
+    if current and cookie and hmac.compare_digest(str(form.get("csrf", "")), current.csrf):
+        await sessions.do_end_session(session, token=cookie)
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(sessions.COOKIE)
+    return response
+
+
+@router.get("/tickets", response_model=None)
+async def tickets_page(request: Request, session: Session, status: str | None = None) -> Response:
+    current = await viewer(request, session)
+    if current is None:
+        return to_login(request)
+    chosen = status if status in STATUSES else None
+    tickets = await tickets_repo.list_visible(
+        session,
+        current.user,
+        connector_id=None,
+        external_id=None,
+        status=chosen,
+        after=None,
+        limit=200,
+    )
+    return render(
+        request,
+        "tickets.html",
+        current,
+        tickets=sorted(tickets, key=lambda t: t.external_updated_at, reverse=True),
+        statuses=STATUSES,
+        status=chosen,
+    )
+
+
+@router.get("/tickets/{ticket_id}", response_model=None)
+async def ticket_page(request: Request, ticket_id: int, session: Session) -> Response:
+    current = await viewer(request, session)
+    if current is None:
+        return to_login(request)
+    try:
+        ticket = await tickets_service.check_ticket_visible(
+            session, user=current.user, ticket_id=ticket_id
+        )
+    except NotFound:
+        return render(request, "not_found.html", current, status_code=404)
+    timeline = await tickets_service.timeline_for(
+        session, user=current.user, ticket_id=ticket_id, after=None, limit=200
+    )
+    return render(request, "ticket.html", current, ticket=ticket, timeline=timeline)
+
+
+def html_not_found(request: Request) -> HTMLResponse:
+    return render(request, "not_found.html", None, status_code=404)
