@@ -20,6 +20,7 @@ from app.tickets.endpoints import router as tickets_router
 from app.web.admin import router as web_admin_router
 from app.web.pages import router as web_router
 from app.web.security import SecurityHeaders
+from app.web.staff import router as web_staff_router
 
 
 def attach(app: FastAPI, runtime: Runtime) -> None:
@@ -74,4 +75,5 @@ def create_app(
     app.include_router(metrics_router)
     app.include_router(web_router)
     app.include_router(web_admin_router)
+    app.include_router(web_staff_router)
     return app

@@ -108,3 +108,39 @@ async def test_admin_adding_a_connector_with_a_bad_url_reads_the_error(
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / "admin-connectors.png"), full_page=True)
     await context.close()
+
+
+async def test_admin_creates_a_user_and_reads_the_metrics_dashboard(
+    browser: Browser, web_server: str, committed_db: async_sessionmaker[AsyncSession]
+) -> None:
+    admin = await make_person(committed_db, Role.ADMIN, "Ada Metrics")
+    context, page = await signed_in(browser, web_server, admin)
+    await page.goto("/admin/users")
+    await page.get_by_label("Name").fill("Nina New")
+    await page.get_by_label("E-mail").fill(admin.email)  # taken: the server says so
+    await page.get_by_role("button", name="Add user").click()
+    await expect(page.get_by_role("alert")).to_contain_text("already exists")
+    await page.get_by_label("Name").fill("Nina New")
+    await page.get_by_label("E-mail").fill("nina.new@example.com")
+    await page.get_by_label("Role").select_option("agent")
+    await page.get_by_role("button", name="Add user").click()
+    await expect(page.get_by_role("status")).to_contain_text("Created nina.new@example.com")
+    await expect(page.get_by_role("cell", name="nina.new@example.com")).to_be_visible()
+
+    await page.goto("/admin/metrics")
+    await expect(page.get_by_role("heading", name="Metrics — last 30 days")).to_be_visible()
+    await expect(page.get_by_text("Share of tickets answered within SLA")).to_be_visible()
+    await page.screenshot(path=str(SHOTS / "admin-metrics.png"), full_page=True)
+    await context.close()
+
+
+async def test_end_users_cannot_reach_admin_pages(
+    browser: Browser, web_server: str, committed_db: async_sessionmaker[AsyncSession]
+) -> None:
+    erin = await make_person(committed_db, Role.END_USER, "Erin Curious")
+    context, page = await signed_in(browser, web_server, erin)
+    for path in ("/admin/connectors", "/admin/users", "/admin/metrics"):
+        response = await page.goto(path)
+        assert response is not None
+        assert response.status == 404
+    await context.close()

@@ -1,0 +1,152 @@
+"""Staff pages: the metrics dashboard and user management (admins)."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from app.auth.schemas import UserCreate
+from app.auth.service import do_create_user
+from app.deps import Session
+from app.kit.clock import utcnow
+from app.kit.errors import AppError
+from app.metrics import service as metrics
+from app.models import Role, User
+from app.web.charts import bar_chart
+from app.web.context import Viewer, render, to_login, viewer
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _staff(request: Request, session: Session, *, admin: bool = False) -> Viewer | Response:
+    current = await viewer(request, session)
+    if current is None:
+        return to_login(request)
+    allowed = current.user.role is Role.ADMIN if admin else current.user.role.is_staff
+    if not allowed:
+        return render(request, "not_found.html", current, status_code=404)
+    return current
+
+
+@router.get("/admin/metrics", response_model=None)
+async def metrics_page(request: Request, session: Session, days: int = 30) -> Response:
+    current = await _staff(request, session)
+    if not isinstance(current, Viewer):
+        return current
+    days = max(1, min(days, 366))
+    until = utcnow()
+    since = until - timedelta(days=days)
+    figures = await metrics.ticket_figures(session, since=since, until=until)
+    report = metrics.summarize(figures, since=since, until=until)
+    share = bar_chart(
+        "Share of tickets answered within SLA, by day opened",
+        [
+            (
+                p.date.isoformat(),
+                None if p.share_within_sla is None else round(p.share_within_sla * 100, 1),
+            )
+            for p in report.daily
+        ],
+        maximum=100,
+        unit="%",
+    )
+    hours = [
+        f.sla.first_response_seconds / 3600
+        for f in figures
+        if f.sla and f.sla.first_response_seconds is not None
+    ]
+    buckets = [
+        ("<1h", 0.0, 1.0),
+        ("1-4h", 1.0, 4.0),
+        ("4-8h", 4.0, 8.0),
+        ("8-24h", 8.0, 24.0),
+        (">24h", 24.0, float("inf")),
+    ]
+    distribution = bar_chart(
+        "First-response time distribution (tickets)",
+        [(label, float(sum(1 for h in hours if lo <= h < hi))) for label, lo, hi in buckets],
+    )
+    return render(
+        request,
+        "admin/metrics.html",
+        current,
+        report=report,
+        days=days,
+        charts=[share, distribution],
+    )
+
+
+@router.get("/admin/users", response_model=None)
+async def users_page(request: Request, session: Session) -> Response:
+    current = await _staff(request, session, admin=True)
+    if not isinstance(current, Viewer):
+        return current
+    return await _users(request, session, current)
+
+
+async def _users(
+    request: Request,
+    session: Session,
+    current: Viewer,
+    *,
+    error: str | None = None,
+    created: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    users = (await session.execute(select(User).order_by(User.id))).scalars().all()
+    return render(
+        request,
+        "admin/users.html",
+        current,
+        users=users,
+        roles=list(Role),
+        error=error,
+        created=created,
+        status_code=status_code,
+    )
+
+
+@router.post("/admin/users", response_model=None)
+async def create_user(request: Request, session: Session) -> Response:
+    current = await _staff(request, session, admin=True)
+    if not isinstance(current, Viewer):
+        return current
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    if not hmac.compare_digest(form.pop("csrf", ""), current.csrf):
+        return await _users(
+            request, session, current, error="The form expired; try again.", status_code=403
+        )
+    try:
+        body = UserCreate.model_validate(
+            {
+                "email": form.get("email", ""),
+                "name": form.get("name", ""),
+                "role": form.get("role", ""),
+                "password": form.get("password") or None,
+            }
+        )
+        user, token = await do_create_user(
+            session, email=body.email, name=body.name, role=body.role, password=body.password
+        )
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        return await _users(
+            request, session, current, error=f"Check these fields: {fields}.", status_code=422
+        )
+    except AppError as exc:
+        return await _users(
+            request, session, current, error=exc.message, status_code=exc.status_code
+        )
+    return await _users(
+        request, session, current, created=f"Created {user.email}. API token (shown once): {token}"
+    )
+
+
+@router.get("/admin", response_model=None)
+async def admin_home(request: Request, session: Session) -> Response:
+    return RedirectResponse("/admin/connectors", 303)
