@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.kit.errors import Unavailable
+from app.metrics import prometheus
 
 router = APIRouter(tags=["health"])
 
@@ -27,5 +28,7 @@ async def readyz(request: Request) -> dict[str, str]:
 
 
 @router.get("/metrics")
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    async with request.app.state.sessionmaker() as session:
+        await prometheus.refresh(session)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

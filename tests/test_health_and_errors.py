@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
@@ -78,3 +79,26 @@ async def test_a_crash_is_a_500_without_internals(runtime: Runtime) -> None:
 def test_database_urls_people_paste_get_the_async_driver() -> None:
     assert Settings(database_url="postgres://u@h/db").database_url == "postgresql+asyncpg://u@h/db"
     assert Settings(database_url="sqlite:///x.db").database_url == "sqlite+aiosqlite:///x.db"
+
+
+async def test_metrics_report_sync_lag_per_connector(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    from datetime import timedelta
+
+    from app.kit.clock import utcnow
+    from tests.factories import create_connector
+
+    connector = await create_connector(session)
+    connector.name = "Lagging desk"
+    connector.last_success_at = utcnow() - timedelta(minutes=5)
+    connector.paused_reason = "auth_failed: key refused"
+    await session.commit()
+    text = (await client.get("/metrics")).text
+    lag = next(
+        line
+        for line in text.splitlines()
+        if line.startswith('socialdesk_connector_sync_lag_seconds{connector="Lagging desk"}')
+    )
+    assert 299 < float(lag.split()[-1]) < 400
+    assert 'socialdesk_connector_paused{connector="Lagging desk"} 1.0' in text
