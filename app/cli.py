@@ -258,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync = conns.add_parser("sync", help="one sync pass now")
     sync.add_argument("id", type=int)
     sync.set_defaults(func=cmd_connectors_sync)
+
+    from app.policy.cli import add_policy_parser  # the policy domain owns its commands
+
+    add_policy_parser(sub)
     return parser
 
 

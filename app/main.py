@@ -14,6 +14,7 @@ from app.auth.endpoints import router as identity_router
 from app.config import Settings, get_settings
 from app.kit.errors import install_error_handlers
 from app.metrics.endpoints import router as metrics_router
+from app.policy.endpoints import router as policy_router
 from app.runtime import Runtime
 from app.sync.endpoints import router as connectors_router
 from app.tickets.endpoints import router as tickets_router
@@ -73,6 +74,7 @@ def create_app(
     app.include_router(tickets_router)
     app.include_router(connectors_router)
     app.include_router(metrics_router)
+    app.include_router(policy_router)
     app.include_router(web_router)
     app.include_router(web_admin_router)
     app.include_router(web_staff_router)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.repository import users_by_emails
 from app.db import after_commit
 from app.models import ConnectorInstance, ConnectorWrite, Ticket, TicketEvent, User
+from app.policy.ticket_events import notify_ticket_events
 from app.realtime.bus import Bus
 from connectors.base import ChangePage, Person, TicketChange, TicketSnapshot
 
@@ -145,6 +146,7 @@ async def ingest_page(
     instance.cursor = page.cursor
     instance.changes_ingested += len(result.events)
     await session.flush()
+    await notify_ticket_events(session, result.events)
     return result
 
 
