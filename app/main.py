@@ -20,6 +20,7 @@ from app.sync.endpoints import router as connectors_router
 from app.tickets.endpoints import router as tickets_router
 from app.web.admin import router as web_admin_router
 from app.web.pages import router as web_router
+from app.web.policy_pages import router as web_policy_router
 from app.web.security import SecurityHeaders
 from app.web.staff import router as web_staff_router
 
@@ -78,4 +79,5 @@ def create_app(
     app.include_router(web_router)
     app.include_router(web_admin_router)
     app.include_router(web_staff_router)
+    app.include_router(web_policy_router)
     return app
