@@ -16,6 +16,7 @@ from app.auth.service import do_create_user
 from app.config import Settings
 from app.kit.secrets import SecretBox
 from app.models import ConnectorInstance, Role
+from app.status.demo import seed_status
 from app.sync.instances import do_add_instance, new_http_client
 
 DEMO_PASSWORD = "socialdesk-demo"  # noqa: S105 - printed to the person running the demo
@@ -84,4 +85,5 @@ async def seed(session: AsyncSession, settings: Settings) -> list[DemoLogin]:
                 settings={"rate": "12"},
                 poll_interval=3,
             )
+    await seed_status(session, author_email="alex@example.com", approver_email="admin@example.com")
     return logins

@@ -11,18 +11,29 @@ from fastapi.staticfiles import StaticFiles
 
 from app import health
 from app.auth.endpoints import router as identity_router
+from app.chat.endpoints import router as chat_router
 from app.config import Settings, get_settings
+from app.followers.endpoints import router as following_router
 from app.kit.errors import install_error_handlers
 from app.metrics.endpoints import router as metrics_router
+from app.notifications.endpoints import router as notifications_router
+from app.notifications.unsubscribe import router as unsubscribe_router
+from app.outbox.endpoints import router as deliveries_router
 from app.policy.endpoints import router as policy_router
+from app.realtime.hub import close_hub
+from app.realtime.ws import router as ws_router
 from app.runtime import Runtime
+from app.status.endpoints import router as status_api_router
+from app.status.public_endpoints import router as status_page_router
 from app.sync.endpoints import router as connectors_router
 from app.tickets.endpoints import router as tickets_router
 from app.web.admin import router as web_admin_router
+from app.web.inbox_pages import router as web_inbox_router
 from app.web.pages import router as web_router
 from app.web.policy_pages import router as web_policy_router
 from app.web.security import SecurityHeaders
 from app.web.staff import router as web_staff_router
+from app.wiring import wire_domains
 
 
 def attach(app: FastAPI, runtime: Runtime) -> None:
@@ -40,12 +51,16 @@ def create_app(
 ) -> FastAPI:
     """The ASGI app. Give `runtime` to share one (tests); otherwise it is opened at start."""
     settings = settings or get_settings()
+    wire_domains()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             attach(app, runtime)
-            yield
+            try:
+                yield
+            finally:
+                await close_hub(app)  # chat: the hub's room and writer tasks
             return
         owned = await Runtime.open(settings)
         attach(app, owned)
@@ -54,6 +69,7 @@ def create_app(
         try:
             yield
         finally:
+            await close_hub(app)  # chat: the hub's room and writer tasks
             await owned.close()
 
     app = FastAPI(
@@ -73,11 +89,20 @@ def create_app(
     app.include_router(health.router)
     app.include_router(identity_router)
     app.include_router(tickets_router)
+    app.include_router(chat_router)
+    app.include_router(ws_router)
     app.include_router(connectors_router)
     app.include_router(metrics_router)
-    app.include_router(policy_router)
+    app.include_router(status_api_router)
+    app.include_router(status_page_router)
     app.include_router(web_router)
     app.include_router(web_admin_router)
     app.include_router(web_staff_router)
     app.include_router(web_policy_router)
+    app.include_router(web_inbox_router)
+    app.include_router(policy_router)
+    app.include_router(following_router)  # notifications (issue 6)
+    app.include_router(notifications_router)
+    app.include_router(unsubscribe_router)
+    app.include_router(deliveries_router)
     return app

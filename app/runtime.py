@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.chat.writeback import WritebackWorker
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.kit.secrets import SecretBox
@@ -33,6 +34,9 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
+        from app.wiring import wire_domains  # late: wiring imports every domain
+
+        wire_domains()
         engine = create_engine(settings)
         bus = create_bus(settings.redis_url)
         await bus.connect()
@@ -51,6 +55,19 @@ class Runtime:
             self.sessionmaker, self.bus, self.box, tick=self.settings.sync_tick_seconds
         )
         self._tasks.append(asyncio.create_task(worker.run(self._stop), name="sync-worker"))
+        # chat (issue 5): write chat messages back to their tickets, retried with backoff.
+        writeback = WritebackWorker(self.sessionmaker, self.box, self.http)
+        self._tasks.append(asyncio.create_task(writeback.run(self._stop), name="chat-writeback"))
+        # chat.message -> policy decisions -> outbox rows, off the chat write path.
+        from app.chat.events import ChatNotifier
+
+        notifier = ChatNotifier(self.sessionmaker)
+        self._tasks.append(asyncio.create_task(notifier.run(self._stop), name="chat-notifier"))
+        # notifications (issue 6): the delivery relay sends the outbox on every channel.
+        from app.outbox.worker import build_relay
+
+        relay = build_relay(self.settings, self.sessionmaker, self.bus, self.box, self.http)
+        self._tasks.append(asyncio.create_task(relay.run(self._stop), name="delivery-relay"))
 
     async def wait(self) -> None:
         await self._stop.wait()

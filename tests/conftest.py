@@ -33,8 +33,13 @@ from app.migrate import upgrade_async
 from app.models import Base
 from app.realtime.bus import MemoryBus
 from app.runtime import Runtime
+from app.wiring import wire_domains
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+
+# The domains are connected once per process, as the app and the workers do at start, so
+# every test sees the same wiring whatever order the tests run in.
+wire_domains()
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,8 @@ async def create_connector(
     url: str | None = None,
 ) -> ConnectorInstance:
     n = next(_seq)
+    if settings is None and kind == "demo":
+        settings = {"epoch": utcnow().isoformat(), "seed": str(n), "rate": "6"}
     instance = ConnectorInstance(
         kind=kind,
         name=f"{kind} {n}",

@@ -1,14 +1,36 @@
 """All ORM models, one module per aggregate; import from here."""
 
 from app.models.base import Base
+from app.models.chat import ChatMessage, ChatMessageAudit, ChatReadState, ChatWriteback
 from app.models.connector import ConnectorInstance, ConnectorWrite
+from app.models.follow import ServiceFollow, TicketFollow
 from app.models.metrics import SlaConfig
+from app.models.notification import (
+    Delivery,
+    DeliveryAttempt,
+    InboxItem,
+    NotificationDestination,
+    NotificationPreference,
+)
 from app.models.policy import (
     ApprovalAudit,
     ApprovalRequest,
     Approver,
     PolicyDecision,
     PolicyVersion,
+)
+from app.models.status import (
+    FeedToken,
+    Incident,
+    IncidentService,
+    IncidentTicket,
+    Service,
+    StatusAudit,
+    StatusOutbound,
+    StatusRevision,
+    StatusUpdate,
+    Subscriber,
+    SubscriberService,
 )
 from app.models.ticket import Ticket, TicketEvent
 from app.models.user import ApiToken, Role, User
@@ -20,14 +42,36 @@ __all__ = [
     "ApprovalRequest",
     "Approver",
     "Base",
+    "ChatMessage",
+    "ChatMessageAudit",
+    "ChatReadState",
+    "ChatWriteback",
     "ConnectorInstance",
     "ConnectorWrite",
+    "Delivery",
+    "DeliveryAttempt",
+    "FeedToken",
+    "InboxItem",
+    "Incident",
+    "IncidentService",
+    "IncidentTicket",
+    "NotificationDestination",
+    "NotificationPreference",
     "PolicyDecision",
     "PolicyVersion",
     "Role",
+    "Service",
+    "ServiceFollow",
     "SlaConfig",
+    "StatusAudit",
+    "StatusOutbound",
+    "StatusRevision",
+    "StatusUpdate",
+    "Subscriber",
+    "SubscriberService",
     "Ticket",
     "TicketEvent",
+    "TicketFollow",
     "User",
     "WebSession",
 ]

@@ -35,6 +35,10 @@ class ConnectorInstance(IdMixin, Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     paused_reason: Mapped[str | None] = mapped_column(Text, default=None)
     changes_ingested: Mapped[int] = mapped_column(Integer, default=0)
+    # Items the connector reported as malformed and skipped (never a stalled instance).
+    skipped_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_skipped: Mapped[str | None] = mapped_column(Text, default=None)
+    last_skipped_at: Mapped[datetime | None] = mapped_column(default=None)
     # Lease: the one worker process allowed to poll this instance until it expires.
     lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.clock import utcnow
@@ -28,6 +28,9 @@ class Ticket(IdMixin, Base):
     raw_priority: Mapped[str] = mapped_column(String(100))
     service: Mapped[str | None] = mapped_column(String(100), default=None)
     url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    # End users may follow a ticket they did not request only when it is marked followable
+    # (e.g. a major incident).
+    followable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     requester_user_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None

@@ -10,7 +10,7 @@ the first decision for an event stands) and opens an approval request for held e
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
@@ -35,6 +35,13 @@ from app.policy.service import ActivePolicy, active_policy
 from app.policy.sources import EventScope
 
 log = logging.getLogger(__name__)
+
+# Called once per event, after its decisions are stored, in the same transaction; the
+# notifications domain turns decisions into outbox rows here (see app/wiring.py).
+DecisionListener = Callable[
+    [AsyncSession, PolicyEvent, EventScope, list[Decision]], Awaitable[None]
+]
+decision_listeners: list[DecisionListener] = []
 
 
 async def notify_event(
@@ -62,10 +69,12 @@ async def notify_event(
     ]
     await repository.insert_decisions(session, rows)
     held = [decision for decision in decisions if decision.outcome == "hold"]
-    if held:
+    if held and scope.approved_by_user_id is None:
         await do_request_approval(
             session, event=event, scope=scope, held=held, policy_version_id=active.version_id
         )
+    for listener in decision_listeners:
+        await listener(session, event, scope, decisions)
     return decisions
 
 

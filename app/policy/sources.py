@@ -31,6 +31,9 @@ class EventScope:
     service: str | None = None
     # One line for approvers: what is waiting for them.
     subject: str = ""
+    # Set when a second person already approved the content in its own domain (the
+    # status desk's two-person rule): no second approval request is opened for it.
+    approved_by_user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,7 @@ def build_ticket_event(
         service=ticket.service,
         requester_id=ticket.requester_user_id,
         assignee_id=ticket.assignee_user_id,
+        followable=ticket.followable,
     )
     event = PolicyEvent(
         key=event_key(row.id),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.auth.permissions import Admin
 from app.deps import Bus, Session
-from app.kit.errors import InvalidInput, NotFound
+from app.kit.errors import Conflict, InvalidInput, NotFound
 from app.kit.secrets import SecretBox
 from app.models import ConnectorInstance
 from app.sync import instances, repository
@@ -84,23 +84,19 @@ async def get_connector(
 
 @router.patch("/{connector_id}")
 async def update_connector(
-    connector_id: int, body: ConnectorUpdate, session: Session, box: Box, _admin: Admin
+    connector_id: int, body: ConnectorUpdate, session: Session, box: Box, http: Http, _admin: Admin
 ) -> ConnectorOut:
-    instance = await _get(session, connector_id)
-    if body.name is not None:
-        instance.name = body.name
-    if body.enabled is not None:
-        instance.enabled = body.enabled
-    if body.poll_interval is not None:
-        instance.poll_interval = body.poll_interval
-    if body.settings is not None:
-        instance.settings = {**instance.settings, **body.settings}
-    if body.secrets is not None:
-        instance.secrets_sealed = box.seal({**box.open(instance.secrets_sealed), **body.secrets})
-    if body.secrets is not None or body.enabled:
-        # New credentials or a re-enable: try again now instead of staying paused.
-        instance.paused_reason = None
-        instance.next_attempt_at = None
+    instance = await instances.do_update_instance(
+        session,
+        await _get(session, connector_id),
+        box=box,
+        http=http,
+        name=body.name,
+        enabled=body.enabled,
+        poll_interval=body.poll_interval,
+        secrets=body.secrets,
+        settings=body.settings,
+    )
     counts = await repository.ticket_counts(session)
     return _out(instance, box, counts.get(instance.id, 0))
 
@@ -147,6 +143,8 @@ async def sync_connector(
 ) -> SyncResult:
     await _get(session, connector_id)
     report = await sync_instance(request.app.state.sessionmaker, bus, box, http, connector_id)
+    if report.busy:
+        raise Conflict("a sync of this connector is running now", code="sync_in_progress")
     if report.error and report.pages == 0 and report.error.startswith("config_error"):
         raise InvalidInput(report.error, code="connector_config_error")
     return SyncResult(
@@ -156,5 +154,7 @@ async def sync_connector(
         events_ingested=report.events_ingested,
         duplicates=report.duplicates,
         own_writes=report.own_writes,
+        skipped=report.skipped,
+        has_more=report.has_more,
         error=report.error,
     )

@@ -6,6 +6,8 @@ a crash replays the page, and the unique source ids make the replay a no-op.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.repository import users_by_emails
 from app.db import after_commit
+from app.kit.clock import utcnow
 from app.models import ConnectorInstance, ConnectorWrite, Ticket, TicketEvent, User
 from app.policy.ticket_events import notify_ticket_events
 from app.realtime.bus import Bus
@@ -26,6 +29,23 @@ class IngestResult:
     events: list[TicketEvent] = field(default_factory=list)
     duplicates: int = 0
     own_writes: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+# A write-back is recorded before the remote call with this placeholder id (see
+# `writeback.py`), so a sync that sees the comment first still knows it is ours.
+PENDING_WRITE = "pending:"
+# Connectors carry the idempotency key of a comment we wrote in its payload, in the form
+# their marker line uses: the key itself when plain, else a digest of it.
+IDEMPOTENCY_KEY = "socialdesk_idempotency_key"
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+MAX_SKIPPED_SHOWN = 10
+
+
+def marker_forms(idempotency_key: str) -> set[str]:
+    """The forms a connector may report our idempotency key in."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return {idempotency_key, digest} if _PLAIN_KEY.fullmatch(idempotency_key) else {digest}
 
 
 def _emails(changes: list[TicketChange]) -> set[str]:
@@ -105,23 +125,16 @@ async def ingest_page(
             )
         ).scalars()
     )
-    comment_ids = [c.external_comment_id for c in page.changes if c.external_comment_id]
-    ours = set(
-        (
-            await session.execute(
-                select(ConnectorWrite.external_comment_id).where(
-                    ConnectorWrite.connector_id == instance.id,
-                    ConnectorWrite.external_comment_id.in_(comment_ids),
-                )
-            )
-        ).scalars()
-    )
+    ours, our_keys = await _own_writes(session, instance, page)
     for change in page.changes:
         if change.source_id in seen:
             result.duplicates += 1
             continue
         seen.add(change.source_id)
-        if change.external_comment_id and change.external_comment_id in ours:
+        key = change.payload.get(IDEMPOTENCY_KEY)
+        if (change.external_comment_id and change.external_comment_id in ours) or (
+            isinstance(key, str) and key in our_keys
+        ):
             # Our own write-back coming home: the conversation already has it.
             result.own_writes += 1
             continue
@@ -145,9 +158,48 @@ async def ingest_page(
         result.events.append(event)
     instance.cursor = page.cursor
     instance.changes_ingested += len(result.events)
+    _record_skipped(instance, page.notes, result)
     await session.flush()
     await notify_ticket_events(session, result.events)
     return result
+
+
+async def _own_writes(
+    session: AsyncSession, instance: ConnectorInstance, page: ChangePage
+) -> tuple[set[str], set[str]]:
+    """Comment ids we wrote, and marker keys of writes still in flight, among the page's."""
+    comment_ids = [c.external_comment_id for c in page.changes if c.external_comment_id]
+    ids = set(
+        (
+            await session.execute(
+                select(ConnectorWrite.external_comment_id).where(
+                    ConnectorWrite.connector_id == instance.id,
+                    ConnectorWrite.external_comment_id.in_(comment_ids),
+                )
+            )
+        ).scalars()
+    )
+    keys: set[str] = set()
+    if any(IDEMPOTENCY_KEY in c.payload for c in page.changes):
+        pending = await session.execute(
+            select(ConnectorWrite.idempotency_key).where(
+                ConnectorWrite.connector_id == instance.id,
+                ConnectorWrite.external_comment_id.startswith(PENDING_WRITE),
+            )
+        )
+        for idempotency_key in pending.scalars():
+            keys |= marker_forms(idempotency_key)
+    return ids, keys
+
+
+def _record_skipped(instance: ConnectorInstance, notes: list[str], result: IngestResult) -> None:
+    """Count what the connector skipped as malformed and keep the latest lines for health."""
+    if not notes:
+        return
+    result.skipped = list(notes)
+    instance.skipped_items += len(notes)
+    instance.last_skipped = "\n".join(notes[-MAX_SKIPPED_SHOWN:])[:4000]
+    instance.last_skipped_at = utcnow()
 
 
 def publish_ingested(session: AsyncSession, bus: Bus, result: IngestResult) -> None:

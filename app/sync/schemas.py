@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +31,10 @@ class ConnectorUpdate(BaseModel):
 
 
 class ConnectorHealth(BaseModel):
+    state: Literal["ok", "never_synced", "failing", "paused", "disabled"] = Field(
+        description="ok: the last attempt worked; failing: retrying with backoff; "
+        "paused: waiting for an admin (credentials or settings refused)"
+    )
     last_attempt_at: datetime | None
     last_success_at: datetime | None
     lag_seconds: float | None = Field(description="seconds since the last successful sync")
@@ -41,6 +45,9 @@ class ConnectorHealth(BaseModel):
     paused_reason: str | None
     changes_ingested: int
     tickets: int
+    skipped_items: int = Field(description="malformed items the connector recorded and skipped")
+    last_skipped: list[str] = Field(description="the latest skipped items, one line each")
+    last_skipped_at: datetime | None
 
 
 class ConnectorOut(BaseModel):
@@ -77,6 +84,7 @@ class ConnectorOut(BaseModel):
             remote_identity=instance.remote_identity,
             created_at=instance.created_at,
             health=ConnectorHealth(
+                state=_state(instance),
                 last_attempt_at=instance.last_attempt_at,
                 last_success_at=instance.last_success_at,
                 lag_seconds=lag,
@@ -87,8 +95,23 @@ class ConnectorOut(BaseModel):
                 paused_reason=instance.paused_reason,
                 changes_ingested=instance.changes_ingested,
                 tickets=tickets,
+                skipped_items=instance.skipped_items,
+                last_skipped=(instance.last_skipped or "").splitlines(),
+                last_skipped_at=instance.last_skipped_at,
             ),
         )
+
+
+def _state(
+    instance: ConnectorInstance,
+) -> Literal["ok", "never_synced", "failing", "paused", "disabled"]:
+    if not instance.enabled:
+        return "disabled"
+    if instance.paused_reason is not None:
+        return "paused"
+    if instance.consecutive_failures:
+        return "failing"
+    return "ok" if instance.last_success_at is not None else "never_synced"
 
 
 class CheckResult(BaseModel):
@@ -106,4 +129,6 @@ class SyncResult(BaseModel):
     events_ingested: int
     duplicates: int
     own_writes: int
+    skipped: list[str]
+    has_more: bool
     error: str | None

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
@@ -20,50 +18,15 @@ from app.models import ConnectorInstance
 from app.realtime.bus import Bus
 from app.sync.engine import sync_instance
 from app.sync.instances import new_http_client
+from app.sync.lease import LEASE, acquire_lease, release_lease, worker_identity
+
+__all__ = ["LEASE", "SyncWorker", "acquire_lease", "due_instances", "worker_identity"]
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=120)
-
-
-def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-async def acquire_lease(
-    sessionmaker: async_sessionmaker[AsyncSession], instance_id: int, owner: str
-) -> bool:
-    """Atomically take (or renew) the instance's lease; False if another worker holds it."""
-    now = utcnow()
-    async with unit_of_work(sessionmaker) as session:
-        result = await session.execute(
-            update(ConnectorInstance)
-            .where(
-                ConnectorInstance.id == instance_id,
-                or_(
-                    ConnectorInstance.lease_owner.is_(None),
-                    ConnectorInstance.lease_owner == owner,
-                    ConnectorInstance.lease_expires_at < now,
-                ),
-            )
-            .values(lease_owner=owner, lease_expires_at=now + LEASE)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(getattr(result, "rowcount", 0) == 1)
-
-
-async def release_lease(
-    sessionmaker: async_sessionmaker[AsyncSession], instance_id: int, owner: str
-) -> None:
-    async with unit_of_work(sessionmaker) as session:
-        await session.execute(
-            update(ConnectorInstance)
-            .where(ConnectorInstance.id == instance_id, ConnectorInstance.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None)
-            .execution_options(synchronize_session=False)
-        )
 
 
 async def due_instances(sessionmaker: async_sessionmaker[AsyncSession]) -> list[int]:
+    """Enabled, unpaused instances whose next attempt is due and whose lease is free."""
     now = utcnow()
     async with unit_of_work(sessionmaker) as session:
         stmt = select(ConnectorInstance.id).where(
@@ -72,6 +35,10 @@ async def due_instances(sessionmaker: async_sessionmaker[AsyncSession]) -> list[
             or_(
                 ConnectorInstance.next_attempt_at.is_(None),
                 ConnectorInstance.next_attempt_at <= now,
+            ),
+            or_(
+                ConnectorInstance.lease_expires_at.is_(None),
+                ConnectorInstance.lease_expires_at < now,
             ),
         )
         return list((await session.execute(stmt)).scalars())
@@ -88,11 +55,13 @@ class SyncWorker:
         *,
         tick: float = 1.0,
         http: httpx.AsyncClient | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.bus = bus
         self.box = box
         self.tick = tick
+        self.lease = lease
         self.owner = worker_identity()
         self._http = http
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -119,11 +88,17 @@ class SyncWorker:
 
     async def _sync_one(self, http: httpx.AsyncClient, instance_id: int) -> None:
         try:
-            if not await acquire_lease(self.sessionmaker, instance_id, self.owner):
+            if not await acquire_lease(self.sessionmaker, instance_id, self.owner, self.lease):
                 return
             try:
                 report = await sync_instance(
-                    self.sessionmaker, self.bus, self.box, http, instance_id
+                    self.sessionmaker,
+                    self.bus,
+                    self.box,
+                    http,
+                    instance_id,
+                    owner=self.owner,
+                    lease=self.lease,
                 )
                 if report.events_ingested:
                     log.info("connector %s: %s new events", instance_id, report.events_ingested)

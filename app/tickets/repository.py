@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Ticket, TicketEvent, User
 
 
 def visible_to(user: User) -> ColumnElement[bool]:
-    """Least visibility: staff see every ticket, end users their own requests."""
+    """Least visibility: staff see every ticket; end users their own requests and the
+    tickets marked followable (a major incident everyone may follow)."""
     if user.role.is_staff:
         return true()
-    return Ticket.requester_user_id == user.id
+    return or_(Ticket.requester_user_id == user.id, Ticket.followable.is_(True))
 
 
 async def get_visible(session: AsyncSession, user: User, ticket_id: int) -> Ticket | None:

@@ -14,9 +14,9 @@ from app.deps import Session
 from app.kit.clock import utcnow
 from app.kit.errors import AppError, InvalidInput
 from app.policy import approvals
-from app.policy.approvals import Verdict
 from app.policy import repository as policy_repo
 from app.policy import service as policy_service
+from app.policy.approvals import Verdict
 from app.policy.simulate import simulate
 from app.web.context import Viewer, render
 from app.web.staff import _staff

@@ -21,6 +21,8 @@ from connectors.base import (
 from connectors.demo.world import RAW_PRIORITY, RAW_STATUS, DemoWorld
 
 PAGE_SIZE = 100
+# The world replays every step since its epoch; refuse one that would take minutes.
+MAX_STEPS = 200_000
 _worlds: dict[tuple[int, str, float], DemoWorld] = {}
 
 
@@ -58,7 +60,9 @@ class DemoConnector(Connector):
         try:
             seed = int(settings.get("seed", "1"))
             rate = float(settings.get("rate", "6"))
-            epoch = datetime.fromisoformat(settings.get("epoch", "2026-01-01T00:00:00+00:00"))
+            epoch = datetime.fromisoformat(settings["epoch"])
+        except KeyError as exc:
+            raise ConfigError("demo: the epoch setting is missing") from exc
         except ValueError as exc:
             raise ConfigError(f"demo: invalid setting ({exc})") from exc
         if rate <= 0 or rate > 600:
@@ -72,9 +76,15 @@ class DemoConnector(Connector):
         world = self.world
         return Health(True, True, True, "demo desk", f"demo:{world.seed}:{world.epoch.isoformat()}")
 
-    async def changes_since(self, cursor: str | None) -> ChangePage:
+    def _advanced(self) -> DemoWorld:
         world = self.world
+        if world.steps_until(_now()) > MAX_STEPS:
+            raise ConfigError("demo: the epoch is too far in the past for this rate")
         world.advance(_now())
+        return world
+
+    async def changes_since(self, cursor: str | None) -> ChangePage:
+        world = self._advanced()
         state = json.loads(cursor) if cursor else {"s": -1, "w": 0}
         steps = [c for step, c in world.log if step > state["s"]][:PAGE_SIZE]
         last_step = state["s"]
@@ -89,8 +99,7 @@ class DemoConnector(Connector):
         return ChangePage(changes=changes, cursor=new_cursor, has_more=more)
 
     async def get_ticket(self, external_id: str) -> TicketSnapshot:
-        world = self.world
-        world.advance(_now())
+        world = self._advanced()
         if external_id not in world.tickets:
             raise ConfigError(f"demo: no ticket {external_id}")
         return world.tickets[external_id].snapshot
@@ -98,8 +107,7 @@ class DemoConnector(Connector):
     async def add_comment(
         self, external_id: str, body: str, visibility: Visibility, idempotency_key: str
     ) -> str:
-        world = self.world
-        world.advance(_now())
+        world = self._advanced()
         if external_id not in world.tickets:
             raise ConfigError(f"demo: no ticket {external_id}")
         return world.write_comment(external_id, body, visibility, idempotency_key, _now())

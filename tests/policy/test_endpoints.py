@@ -148,8 +148,10 @@ class TestDecisions:
         explained = await client.get(f"/api/v1/decisions/{sent['id']}/explain", headers=admin)
         assert explained.status_code == 200
         lines = explained.json()["explanation"]
+        # The requester also follows her ticket, and a decision is explained (and redacted)
+        # for the most exposed audience the recipient was reached through.
         assert lines[0] == (
-            f"Sent to user:{rita.id} (requester) via email, by rule 'requester-hears-resolution'."
+            f"Sent to user:{rita.id} (followers) via email, by rule 'requester-hears-resolution'."
         )
         assert "Decided by policy version 1 for ticket.resolved." in lines
         missing = await client.get("/api/v1/decisions/999999999/explain", headers=admin)

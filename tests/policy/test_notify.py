@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,13 +34,13 @@ EVERYONE_HEARS_PUBLIC_COMMENTS = policy_yaml("""
 
 
 @pytest.fixture
-def followers_are_everyone() -> Iterator[None]:
-    """A stand-in for the following issue's resolver: every end user follows."""
-    register_audience(
-        "followers", lambda _e, _s: Resolved(users=select(User.id).where(User.role == "end_user"))
+def followers_are_everyone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in followers resolver (every end user follows), restored afterwards."""
+    monkeypatch.setitem(
+        audiences._RESOLVERS,
+        "followers",
+        lambda _e, _s: Resolved(users=select(User.id).where(User.role == "end_user")),
     )
-    yield
-    register_audience("followers", audiences._nobody_yet)
 
 
 class TestIdempotency:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from connectors.base import (
     Capability,
@@ -52,6 +53,7 @@ def change(
     minutes: int = 0,
     comment_id: str | None = None,
     requester: str | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> TicketChange:
     return TicketChange(
         source_id=source_id,
@@ -61,6 +63,7 @@ def change(
         body=body,
         visibility=visibility,
         external_comment_id=comment_id,
+        payload=payload or {},
     )
 
 
@@ -77,7 +80,10 @@ class ScriptedConnector(Connector):
     cursors_seen: ClassVar[list[str | None]] = []
 
     async def check(self) -> Health:
-        return Health(True, True, True, "scripted", "scripted:1")
+        # The remote identity follows the `scope` setting, like a project or a queue.
+        return Health(
+            True, True, True, "scripted", f"scripted:{self.config.settings.get('scope', '1')}"
+        )
 
     async def changes_since(self, cursor: str | None) -> ChangePage:
         self.cursors_seen.append(cursor)
@@ -93,3 +99,22 @@ class ScriptedConnector(Connector):
         self, external_id: str, body: str, visibility: Visibility, idempotency_key: str
     ) -> str:
         return "c1"
+
+
+class WritingConnector(ScriptedConnector):
+    """A scripted system that takes comments; `on_write` runs while the write is in flight."""
+
+    kind = "scripted_writer"
+    capabilities = frozenset(
+        {Capability.READ_TICKETS, Capability.WRITE_PUBLIC_COMMENT, Capability.WRITE_INTERNAL_NOTE}
+    )
+    writes: ClassVar[list[tuple[str, str, Visibility, str]]] = []
+    on_write: ClassVar[list[Callable[[], Awaitable[None]]]] = []
+
+    async def add_comment(
+        self, external_id: str, body: str, visibility: Visibility, idempotency_key: str
+    ) -> str:
+        self.writes.append((external_id, body, visibility, idempotency_key))
+        for hook in self.on_write:
+            await hook()
+        return f"c{len(self.writes)}"

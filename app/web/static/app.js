@@ -35,8 +35,8 @@ class Conversation {
     this.typing = document.getElementById("typing");
     this.form = document.getElementById("composer");
     this.error = document.getElementById("composer-error");
-    this.lastId = 0;
-    this.seen = new Set();
+    this.lastId = 0;       // last message id seen: a reconnect asks for what came after
+    this.lastEventId = 0;  // same for timeline entries
     this.retry = 500;
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.send(); });
     this.form.addEventListener("change", () => this.markComposer());
@@ -45,40 +45,59 @@ class Conversation {
     this.connect();
   }
 
+  visibility() {
+    return this.form.querySelector('input[name="visibility"]:checked, input[name="visibility"][type="hidden"]')?.value || "public";
+  }
+
   markComposer() {
-    const internal = this.form.querySelector('input[name="visibility"]:checked')?.value === "internal";
+    const internal = this.visibility() === "internal";
     this.form.classList.toggle("internal", internal);
     document.getElementById("send").textContent = internal ? "Send internal note" : "Send";
   }
 
-  render(message) {
-    if (this.seen.has(message.id)) return;
-    this.seen.add(message.id);
+  place(id, item) {
+    const existing = document.getElementById(id);
+    if (existing) existing.replaceWith(item); else this.list.append(item);
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+
+  renderMessage(message) {
     this.lastId = Math.max(this.lastId, message.id);
     const item = el("li", { class: `message ${message.visibility}`, id: `m-${message.id}` });
     const head = el("header");
-    head.append(el("strong", {}, message.author_name || message.author?.name || "Someone"));
+    head.append(el("strong", {}, message.author?.name || "Someone"));
     if (message.visibility === "internal") head.append(el("span", { class: "tag-internal" }, "internal"));
     head.append(el("time", { datetime: message.created_at }, new Date(message.created_at).toLocaleString()));
+    if (message.edited_at) head.append(el("small", {}, "edited"));
     item.append(head);
     const body = el("div", { class: "body" });
-    // `html` is rendered and sanitized by the server (markdown-it + nh3); fall back to text.
-    if (message.html) body.innerHTML = message.html; else body.textContent = message.body;
+    if (message.deleted_at) body.textContent = "(message deleted)";
+    // `html` is rendered and sanitized by the server (markdown-it-py + nh3).
+    else if (message.html) body.innerHTML = message.html;
+    else body.textContent = message.body;
     item.append(body);
-    this.list.append(item);
-    this.list.scrollTop = this.list.scrollHeight;
+    this.place(`m-${message.id}`, item);
+    this.markRead(message.id);
+  }
+
+  renderEvent(frame) {
+    this.lastEventId = Math.max(this.lastEventId, frame.event_id);
+    const entry = frame.entry || {};
+    const item = el("li", { class: `message system ${frame.visibility}`, id: `e-${frame.event_id}` });
+    let text = (entry.kind || frame.kind || "").replace("ticket.", "").replace("_", " ");
+    if (entry.old_value || entry.new_value) text += `: ${entry.old_value || ""} → ${entry.new_value || ""}`;
+    if (entry.body) text += ` — ${entry.body}`;
+    if (entry.actor_name) text += ` (${entry.actor_name})`;
+    if (frame.visibility === "internal") item.append(el("span", { class: "tag-internal" }, "internal"));
+    item.append(el("span", {}, text));
+    this.place(`e-${frame.event_id}`, item);
   }
 
   connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws`);
     this.socket = socket;
-    socket.addEventListener("open", () => {
-      this.retry = 500;
-      const frame = { type: "subscribe", ticket_id: this.ticketId };
-      if (this.lastId) frame.since = this.lastId;
-      socket.send(JSON.stringify(frame));
-    });
+    socket.addEventListener("open", () => { this.retry = 500; });
     socket.addEventListener("message", (event) => this.onFrame(JSON.parse(event.data)));
     socket.addEventListener("close", () => {
       setTimeout(() => this.connect(), this.retry);
@@ -86,23 +105,37 @@ class Conversation {
     });
   }
 
-  onFrame(frame) {
-    if (frame.type === "subscribed") (frame.backlog || []).forEach((m) => this.renderEntry(m));
-    else if (frame.type === "message") this.renderEntry(frame.message || frame);
-    else if (frame.type === "typing") this.showTyping(frame);
-    else if (frame.type === "error") this.showError(frame.message);
-    else if (frame.type === "message_deleted") document.getElementById(`m-${frame.message_id}`)?.remove();
-    else if (frame.type === "notification") refreshBadge();
+  subscribe() {
+    const frame = { type: "subscribe", ticket_id: this.ticketId };
+    if (this.lastId) frame.since = this.lastId;
+    if (this.lastEventId) frame.since_event = this.lastEventId;
+    this.socket.send(JSON.stringify(frame));
   }
 
-  renderEntry(entry) {
-    if (entry.kind === "system" || entry.type === "ticket_event") return;  // timeline aside
-    this.render(entry);
+  onFrame(frame) {
+    switch (frame.type) {
+      case "authenticated": this.subscribe(); break;
+      case "subscribed": (frame.backlog || []).forEach((f) => this.onFrame(f)); break;
+      case "message": case "message_updated": this.renderMessage(frame.message); break;
+      case "message_deleted": document.getElementById(`m-${frame.message_id}`)?.remove(); break;
+      case "ticket_event": this.renderEvent(frame); break;
+      case "typing": this.showTyping(frame); break;
+      case "error": this.showError(frame.message); break;
+      case "notification": refreshBadge(); break;
+      default: break;
+    }
+  }
+
+  markRead(messageId) {
+    if (this.socket?.readyState === WebSocket.OPEN && messageId > (this.readSent || 0)) {
+      this.readSent = messageId;
+      this.socket.send(JSON.stringify({ type: "read", ticket_id: this.ticketId, message_id: messageId }));
+    }
   }
 
   showTyping(frame) {
     if (String(frame.user_id) === meta("user-id")) return;
-    this.typing.textContent = `${frame.user_name || "Someone"} is typing…`;
+    this.typing.textContent = `${frame.name || "Someone"} is typing…`;
     clearTimeout(this.typingTimer);
     this.typingTimer = setTimeout(() => { this.typing.textContent = ""; }, 3000);
   }
@@ -111,12 +144,12 @@ class Conversation {
     const now = Date.now();
     if (this.socket?.readyState === WebSocket.OPEN && now - (this.typingSent || 0) > 2000) {
       this.typingSent = now;
-      this.socket.send(JSON.stringify({ type: "typing", ticket_id: this.ticketId }));
+      this.socket.send(JSON.stringify({ type: "typing", ticket_id: this.ticketId, visibility: this.visibility() }));
     }
   }
 
   showError(message) {
-    this.error.textContent = message;
+    this.error.textContent = message || "";
     this.error.hidden = !message;
   }
 
@@ -124,12 +157,11 @@ class Conversation {
     const textarea = this.form.querySelector("textarea");
     const body = textarea.value.trim();
     if (!body) return;
-    const visibility = this.form.querySelector('[name="visibility"]:checked, [name="visibility"][type="hidden"]')?.value || "public";
-    const frame = { body, visibility, client_msg_id: crypto.randomUUID() };
     this.showError("");
     try {
-      const message = await api("POST", `/api/v1/tickets/${this.ticketId}/messages`, frame);
-      this.render(message);
+      const message = await api("POST", `/api/v1/tickets/${this.ticketId}/messages`,
+        { body, visibility: this.visibility(), client_msg_id: crypto.randomUUID() });
+      this.renderMessage(message);
       textarea.value = "";
     } catch (error) {
       this.showError(error.message);

@@ -67,3 +67,18 @@ async def test_connector_pages_resume_from_the_cursor_and_writes_are_idempotent(
         assert len(written) == 1
         assert written[0].body == "hi"
         assert json.loads(after.cursor or "{}")["w"] == 1
+
+
+async def test_a_world_too_old_to_replay_is_a_config_error_not_a_hang() -> None:
+    import pytest
+
+    from connectors.base import ConfigError
+
+    settings = {"seed": "1", "rate": "600", "epoch": "2020-01-01T00:00:00+00:00"}
+    async with httpx.AsyncClient() as http:
+        connector = DemoConnector.create(ConnectorConfig(settings=settings), http)
+        with pytest.raises(ConfigError, match="too far in the past"):
+            await connector.changes_since(None)
+        without_epoch = DemoConnector.create(ConnectorConfig(settings={"seed": "1"}), http)
+        with pytest.raises(ConfigError, match="epoch"):
+            await without_epoch.changes_since(None)

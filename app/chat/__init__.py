@@ -1,0 +1,1 @@
+"""Ticket chat: messages, rooms, read state, mentions, write-back to the ticket."""

@@ -1,0 +1,137 @@
+"""`chat.message` events for the communications policy: who hears about a message.
+
+Deciding who hears about a message (audiences, policy, decisions, outbox rows) is kept off
+the chat write path: a message is stored and acknowledged first, and the `ChatNotifier`
+worker reacts to stored messages in batches, each batch in one transaction with its
+decisions and outbox rows. The message row's `notified_at` marks the reaction done, so a
+crash replays at most one batch, and replays are idempotent (decisions are keyed by event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.chat.service import ChatMessageEvent
+from app.db import unit_of_work
+from app.kit.clock import utcnow
+from app.models import ChatMessage, Role, Ticket, User
+from app.policy.evaluator import Actor, PolicyEvent, TicketFacts
+from app.policy.notify import notify_event
+from app.policy.sources import EventScope
+
+EVENT_KEY_PREFIX = "chat_message:"
+BATCH = 200
+log = logging.getLogger(__name__)
+
+
+async def notify_chat_messages(session: AsyncSession, events: Sequence[ChatMessageEvent]) -> None:
+    """Decide every new message's notifications in the messages' own transaction."""
+    if not events:
+        return
+    ticket_ids = {e.ticket_id for e in events}
+    tickets = {
+        t.id: t
+        for t in (await session.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)))).scalars()
+    }
+    bodies = dict(
+        (
+            await session.execute(
+                select(ChatMessage.id, ChatMessage.body).where(
+                    ChatMessage.id.in_([e.message_id for e in events])
+                )
+            )
+        ).all()
+    )
+    authors = {e.author_user_id for e in events if e.author_user_id is not None}
+    roles: dict[int, Role] = {}
+    if authors:
+        rows = await session.execute(select(User.id, User.role).where(User.id.in_(authors)))
+        roles = {uid: Role(role) for uid, role in rows.all()}
+    for event in events:
+        ticket = tickets[event.ticket_id]
+        role = roles.get(event.author_user_id) if event.author_user_id is not None else None
+        policy_event = PolicyEvent(
+            key=f"{EVENT_KEY_PREFIX}{event.message_id}",
+            type="chat.message",
+            # Anything but an explicit "public" is internal: fail closed.
+            visibility="public" if event.visibility == "public" else "internal",
+            occurred_at=event.occurred_at,
+            actor=Actor(event.author_user_id, role.value) if role is not None else None,
+            ticket=TicketFacts(
+                priority=ticket.priority,
+                status=ticket.status,
+                service=ticket.service,
+                requester_id=ticket.requester_user_id,
+                assignee_id=ticket.assignee_user_id,
+                followable=ticket.followable,
+            ),
+            body=bodies.get(event.message_id, ""),
+            mentions=frozenset(event.mentions),
+        )
+        scope = EventScope(
+            ticket_id=ticket.id,
+            service=ticket.service,
+            subject=f"chat message on ticket {ticket.external_id}: {ticket.title}",
+        )
+        await notify_event(session, policy_event, scope)
+
+
+def _event_of(message: ChatMessage, connector_id: int) -> ChatMessageEvent:
+    return ChatMessageEvent(
+        message_id=message.id,
+        ticket_id=message.ticket_id,
+        connector_id=connector_id,
+        author_user_id=message.author_user_id,
+        visibility=message.visibility,
+        mentions=tuple(message.mentions or ()),
+        occurred_at=message.created_at,
+    )
+
+
+async def notify_pending(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """React to one batch of stored, not yet notified messages; how many were handled."""
+    async with unit_of_work(sessionmaker) as session:
+        stmt = (
+            select(ChatMessage, Ticket.connector_id)
+            .join(Ticket, Ticket.id == ChatMessage.ticket_id)
+            .where(ChatMessage.notified_at.is_(None))
+            .order_by(ChatMessage.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True, of=ChatMessage)
+        )
+        rows = (await session.execute(stmt)).all()
+        if not rows:
+            return 0
+        await notify_chat_messages(session, [_event_of(m, cid) for m, cid in rows])
+        await session.execute(
+            update(ChatMessage)
+            .where(ChatMessage.id.in_([m.id for m, _ in rows]))
+            .values(notified_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return len(rows)
+
+
+class ChatNotifier:
+    """The worker: polls for stored messages nobody has reacted to yet."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, tick: float = 0.5):
+        self.sessionmaker = sessionmaker
+        self.tick = tick
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                handled = await notify_pending(self.sessionmaker)
+            except Exception:
+                log.exception("chat notifications failed; retrying")
+                handled = 0
+            if handled < BATCH:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.tick)

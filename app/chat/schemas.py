@@ -1,0 +1,107 @@
+"""API shapes of ticket chat: HTTP bodies and the client frames of the WebSocket."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.chat.limits import MAX_BODY_CHARS
+
+ChatVisibility = Literal["public", "internal"]
+Body = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS, strip_whitespace=False)
+]
+ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class Author(BaseModel):
+    id: int | None
+    name: str | None
+
+
+class MessageOut(BaseModel):
+    """A message as clients see it: Markdown `body` and its sanitized `html`."""
+
+    id: int
+    ticket_id: int
+    author: Author
+    body: str
+    html: str
+    visibility: ChatVisibility
+    client_msg_id: str
+    mentions: list[int]
+    external_comment_id: str | None
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: Body
+    visibility: ChatVisibility = "public"
+    client_msg_id: ClientMsgId | None = Field(
+        default=None, description="makes a retried send idempotent (generated when omitted)"
+    )
+
+
+class MessageUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: Body
+
+
+class ReadMark(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: int = Field(ge=1)
+
+
+class ReadStateOut(BaseModel):
+    ticket_id: int
+    user_id: int
+    last_read_message_id: int
+
+
+# --- client -> server frames ----------------------------------------------------------
+
+
+class _Frame(BaseModel):
+    # Unknown keys are ignored so newer clients can talk to older servers.
+    model_config = ConfigDict(extra="ignore")
+
+    ref: str | int | None = None
+
+
+class SubscribeFrame(_Frame):
+    ticket_id: int
+    since: int | None = Field(default=None, ge=0, description="last message id seen")
+    since_event: int | None = Field(default=None, ge=0, description="last timeline id seen")
+
+
+class UnsubscribeFrame(_Frame):
+    ticket_id: int
+
+
+class MessageFrame(_Frame):
+    ticket_id: int
+    body: str  # length checked by the handler, so the error names the limit
+    visibility: ChatVisibility = "public"
+    client_msg_id: ClientMsgId
+
+
+class TypingFrame(_Frame):
+    ticket_id: int
+    visibility: ChatVisibility = "public"
+
+
+class ReadFrame(_Frame):
+    ticket_id: int
+    message_id: int = Field(ge=1)
+
+
+class PingFrame(_Frame):
+    pass

@@ -1,0 +1,369 @@
+"""Operations on ticket chat. Services never commit; the caller's unit of work does.
+
+`message_listeners` is the hook point where reactions to a new message plug in (today:
+write-back scheduling; next: the communications policy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.chat import frames, repository
+from app.chat.limits import MAX_BODY_CHARS
+from app.chat.rendering import parse_mentions
+from app.chat.repository import AnyMessage, MessageRow, NewChatMessage
+from app.chat.writeback import schedule_writeback
+from app.db import after_commit
+from app.kit.clock import utcnow
+from app.kit.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
+from app.models import ChatMessage, ChatMessageAudit, Role, Ticket, User
+from app.realtime.bus import Bus
+from app.tickets import repository as tickets_repository
+from app.tickets.service import check_ticket_visible
+
+# Any constant works; it only has to be the same in every process of the deployment.
+CHAT_WRITE_LOCK = 0x63686174
+
+
+@dataclass(frozen=True)
+class ChatMessageEvent:
+    """The `chat.message` domain event, built once per accepted message."""
+
+    name: ClassVar[str] = "chat.message"
+
+    message_id: int
+    ticket_id: int
+    connector_id: int  # the ticketing system the ticket lives in
+    author_user_id: int | None
+    visibility: str
+    mentions: tuple[int, ...]
+    occurred_at: datetime
+
+    @property
+    def source_id(self) -> str:
+        return f"chat:{self.message_id}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as data, in the shape the policy and the outbox store."""
+        return {
+            "type": self.name,
+            "source_id": self.source_id,
+            "ticket_id": self.ticket_id,
+            "connector_id": self.connector_id,
+            "message_id": self.message_id,
+            "actor_user_id": self.author_user_id,
+            "visibility": self.visibility,
+            "mentions": list(self.mentions),
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+
+MessageListener = Callable[[AsyncSession, Sequence[ChatMessageEvent]], Awaitable[None]]
+
+# --- THE HOOK POINT -------------------------------------------------------------------
+# Every listener runs, in order, inside the transaction that stores the messages, once per
+# batch of new messages (never for a retried send); whatever it writes commits or rolls
+# back with them. To plug in the communications policy:
+#     message_listeners.append(policy_listener)
+# with `async def policy_listener(session, events): for e in events: await
+# notify_event(session, e.as_dict())`. Write-back is the default rule (public -> public
+# comment, internal -> internal note); once the policy decides write-back, drop
+# `schedule_writeback` from this list and call it from the policy's decision instead.
+message_listeners: list[MessageListener] = [schedule_writeback]
+
+
+async def notify_chat_messages(
+    session: AsyncSession, messages: Sequence[AnyMessage], connectors: dict[int, int]
+) -> list[ChatMessageEvent]:
+    """Build one `chat.message` event per message and run every listener on them.
+
+    `connectors` maps each message's ticket to its connector instance.
+    """
+    events = [
+        ChatMessageEvent(
+            message_id=message.id,
+            ticket_id=message.ticket_id,
+            connector_id=connectors[message.ticket_id],
+            author_user_id=message.author_user_id,
+            visibility=message.visibility,
+            mentions=tuple(message.mentions),
+            occurred_at=message.created_at,
+        )
+        for message in messages
+    ]
+    for listener in list(message_listeners):
+        await listener(session, events)
+    return events
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    author: User
+    ticket_id: int
+    body: str
+    visibility: str
+    client_msg_id: str
+
+
+@dataclass
+class PostOutcome:
+    """A stored message (`created` False for a retried send), or why it was refused."""
+
+    message: AnyMessage | None = None
+    created: bool = False
+    error: AppError | None = None
+
+
+def check_visibility_allowed(user: User, visibility: str) -> None:
+    """End users post public messages only."""
+    if visibility not in ("public", "internal"):
+        raise InvalidInput("visibility must be public or internal", code="invalid_visibility")
+    if visibility == "internal" and not user.role.is_staff:
+        raise Forbidden("only agents can post internal messages")
+
+
+def check_body(body: str, max_chars: int = MAX_BODY_CHARS) -> None:
+    """A body is not empty and at most `max_chars` characters."""
+    if not body.strip():
+        raise InvalidInput("the message body is empty", code="empty_body")
+    if len(body) > max_chars:
+        raise InvalidInput(
+            f"the message body is longer than {max_chars} characters",
+            code="body_too_long",
+            details={"max_chars": max_chars, "length": len(body)},
+        )
+
+
+async def check_message_visible(
+    session: AsyncSession, *, user: User, message_id: int
+) -> MessageRow:
+    """The message if `user` may read it; otherwise it does not exist (404)."""
+    row = await repository.get_message(session, message_id)
+    if row is None or (row[0].visibility == "internal" and not user.role.is_staff):
+        raise NotFound("message not found")
+    await check_ticket_visible(session, user=user, ticket_id=row[0].ticket_id)
+    return row
+
+
+async def check_message_editable(
+    session: AsyncSession, *, user: User, message_id: int
+) -> MessageRow:
+    """The message if `user` wrote it or is an admin, and it is not deleted."""
+    row = await check_message_visible(session, user=user, message_id=message_id)
+    if row[0].author_user_id != user.id and user.role is not Role.ADMIN:
+        raise Forbidden("only the author or an admin can change a message")
+    if row[0].deleted_at is not None:
+        raise Conflict("this message was deleted", code="message_deleted")
+    return row
+
+
+async def _lock_chat_writes(session: AsyncSession) -> None:
+    # Ids must become visible in increasing order, or a client resuming `since` an id
+    # could skip a message committed later with a smaller id. SQLite has one writer;
+    # PostgreSQL needs this lock (held to commit, once per batch).
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAT_WRITE_LOCK})
+
+
+async def _postable(
+    session: AsyncSession, posts: Sequence[NewMessage]
+) -> tuple[set[tuple[int, int]], dict[int, int]]:
+    """(author id, ticket id) pairs where the author may see the ticket; ticket -> connector."""
+    ticket_ids = {p.ticket_id for p in posts}
+    stmt = select(Ticket.id, Ticket.connector_id).where(Ticket.id.in_(ticket_ids))
+    connectors: dict[int, int] = {row[0]: row[1] for row in await session.execute(stmt)}
+    allowed: set[tuple[int, int]] = set()
+    for author in {p.author.id: p.author for p in posts}.values():
+        wanted = {p.ticket_id for p in posts if p.author.id == author.id} & connectors.keys()
+        if author.role.is_staff:
+            allowed |= {(author.id, t) for t in wanted}
+            continue
+        visible = select(Ticket.id).where(
+            Ticket.id.in_(wanted), tickets_repository.visible_to(author)
+        )
+        allowed |= {(author.id, t) for t in (await session.execute(visible)).scalars()}
+    return allowed, connectors
+
+
+async def _may_read(session: AsyncSession, user: User, message: AnyMessage) -> bool:
+    if user.role.is_staff:
+        return True
+    if message.visibility != "public":
+        return False
+    return await tickets_repository.get_visible(session, user, message.ticket_id) is not None
+
+
+async def _resolve_mentions(session: AsyncSession, messages: Sequence[AnyMessage]) -> None:
+    """Mentions become ids of active users who may read the message (not the author)."""
+    tokens = {id(m): parse_mentions(m.body) for m in messages}
+    ids = {i for t in tokens.values() for i in t.user_ids}
+    emails = {e for t in tokens.values() for e in t.emails}
+    users = await repository.users_for_mentions(session, ids, emails)
+    by_id = {u.id: u for u in users}
+    by_email = {u.email.lower(): u.id for u in users}
+    for message in messages:
+        found = tokens[id(message)]
+        named = {i for i in found.user_ids if i in by_id}
+        named |= {by_email[e] for e in found.emails if e in by_email}
+        named.discard(message.author_user_id or 0)
+        message.mentions = sorted([i for i in named if await _may_read(session, by_id[i], message)])
+
+
+def publish_frame(
+    session: AsyncSession,
+    bus: Bus,
+    ticket_id: int,
+    build: Callable[[], dict[str, Any]],
+    visibility: str,
+) -> None:
+    """Publish a chat frame on the ticket's channel once the transaction has committed."""
+
+    async def _publish() -> None:
+        # Built after commit: rendering stays out of the write lock.
+        await bus.publish(f"ticket:{ticket_id}", frames.chat_envelope(build(), visibility))
+
+    after_commit(session, _publish)
+
+
+def _new_message(post: NewMessage, allowed: set[tuple[int, int]]) -> NewChatMessage:
+    """The message for a post, or the AppError saying why it is refused."""
+    check_visibility_allowed(post.author, post.visibility)
+    check_body(post.body)
+    if (post.author.id, post.ticket_id) not in allowed:
+        raise NotFound("ticket not found")
+    return NewChatMessage(
+        ticket_id=post.ticket_id,
+        author_user_id=post.author.id,
+        body=post.body,
+        visibility=post.visibility,
+        client_msg_id=post.client_msg_id,
+        mentions=[],
+    )
+
+
+async def do_post_messages(
+    session: AsyncSession, posts: Sequence[NewMessage], *, bus: Bus
+) -> list[PostOutcome]:
+    """Store messages (one outcome per post, in order); retried sends return the first."""
+    await _lock_chat_writes(session)
+    allowed, connectors = await _postable(session, posts)
+    fresh: dict[tuple[int, str], NewChatMessage] = {}
+    refused: dict[int, AppError] = {}
+    for i, post in enumerate(posts):
+        key = (post.author.id, post.client_msg_id)
+        if key not in fresh:
+            try:
+                fresh[key] = _new_message(post, allowed)
+            except AppError as exc:
+                refused[i] = exc
+    await _resolve_mentions(session, list(fresh.values()))
+    # One INSERT for the batch (ids follow arrival order); a client_msg_id already stored
+    # is skipped by the database and answered with the message stored first.
+    created = await repository.insert_messages(session, list(fresh.values()))
+    retried = [key for key in fresh if key not in created]
+    stored: dict[tuple[int, str], AnyMessage] = dict(fresh)
+    stored.update(await repository.messages_by_client_ids(session, retried))
+    new = sorted((fresh[key] for key in created), key=lambda m: m.id)
+    await notify_chat_messages(session, new, connectors)
+    names = {p.author.id: p.author.name for p in posts}
+    for message in new:
+        publish_frame(
+            session,
+            bus,
+            message.ticket_id,
+            _frame_builder("message", message, names.get(message.author_user_id or 0)),
+            message.visibility,
+        )
+    outcomes = []
+    first: set[tuple[int, str]] = set()
+    for i, post in enumerate(posts):
+        key = (post.author.id, post.client_msg_id)
+        if i in refused:
+            outcomes.append(PostOutcome(error=refused[i]))
+        else:
+            outcomes.append(PostOutcome(stored[key], created=key in created and key not in first))
+            first.add(key)
+    return outcomes
+
+
+def _frame_builder(
+    kind: str, message: AnyMessage, author_name: str | None
+) -> Callable[[], dict[str, Any]]:
+    return lambda: frames.message_frame(kind, message, author_name)
+
+
+async def do_post_message(session: AsyncSession, post: NewMessage, *, bus: Bus) -> PostOutcome:
+    """Store one message; raises the refusal instead of returning it."""
+    outcome = (await do_post_messages(session, [post], bus=bus))[0]
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome
+
+
+async def do_edit_message(
+    session: AsyncSession, *, user: User, message_id: int, body: str, bus: Bus
+) -> MessageRow:
+    """Change a message's body, keeping the old one in the audit trail."""
+    check_body(body)
+    message, author_name = await check_message_editable(session, user=user, message_id=message_id)
+    session.add(
+        ChatMessageAudit(
+            message_id=message.id, action="edit", old_body=message.body, actor_user_id=user.id
+        )
+    )
+    message.body = body
+    message.edited_at = utcnow()
+    await _resolve_mentions(session, [message])
+    await session.flush()
+    publish_frame(
+        session,
+        bus,
+        message.ticket_id,
+        _frame_builder("message_updated", message, author_name),
+        message.visibility,
+    )
+    return message, author_name
+
+
+async def do_delete_message(
+    session: AsyncSession, *, user: User, message_id: int, bus: Bus
+) -> ChatMessage:
+    """Delete a message: its body moves to the audit trail; its place (id) stays."""
+    message, _ = await check_message_editable(session, user=user, message_id=message_id)
+    session.add(
+        ChatMessageAudit(
+            message_id=message.id, action="delete", old_body=message.body, actor_user_id=user.id
+        )
+    )
+    message.body = ""
+    message.mentions = []
+    message.deleted_at = utcnow()
+    await session.flush()
+    publish_frame(
+        session, bus, message.ticket_id, lambda: frames.deleted_frame(message), message.visibility
+    )
+    return message
+
+
+async def do_mark_read(
+    session: AsyncSession, *, user: User, ticket_id: int, message_id: int, bus: Bus
+) -> int:
+    """Move the user's read marker forward; tells the room when it moved."""
+    message, _ = await check_message_visible(session, user=user, message_id=message_id)
+    if message.ticket_id != ticket_id:
+        raise NotFound("message not found")
+    before = await repository.last_read(session, user_id=user.id, ticket_id=ticket_id)
+    now_at = await repository.advance_read_state(
+        session, user_id=user.id, ticket_id=ticket_id, message_id=message_id
+    )
+    if before is None or now_at > before:
+        frame = {"type": "read", "ticket_id": ticket_id, "user_id": user.id, "message_id": now_at}
+        # Said with the message's visibility: reading an internal note is staff business.
+        publish_frame(session, bus, ticket_id, lambda: frame, message.visibility)
+    return now_at

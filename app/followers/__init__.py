@@ -1,0 +1,1 @@
+"""Follows of tickets and IT services, and the audiences they make (followers, subscribers)."""

@@ -1,0 +1,1 @@
+"""Notifications: preferences, the in-app inbox, digests, unsubscribe, and the channels."""

@@ -1,0 +1,1 @@
+"""The outbox: decided notifications written with their event, and the relay that sends them."""

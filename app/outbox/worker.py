@@ -1,0 +1,55 @@
+"""The delivery worker as a process runs it: every channel, the active policy's redaction."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.kit.secrets import SecretBox
+from app.kit.signing import Signer
+from app.notifications.channels import Channel
+from app.notifications.channels.apprise_urls import AppriseChannel
+from app.notifications.channels.email import EmailChannel
+from app.notifications.channels.in_app import InAppChannel
+from app.notifications.channels.webhook import WebhookChannel
+from app.notifications.compose import UNSUBSCRIBE_PURPOSE, ComposeSettings
+from app.outbox.relay import Relay, RelaySettings
+from app.policy.document import RedactionSettings
+from app.policy.service import active_policy
+from app.realtime.bus import Bus
+
+
+async def active_redaction(session: AsyncSession) -> RedactionSettings:
+    """The redaction settings of the policy in force."""
+    return (await active_policy(session)).document.redaction
+
+
+def build_relay(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bus: Bus,
+    box: SecretBox,
+    http: httpx.AsyncClient,
+    *,
+    relay_settings: RelaySettings | None = None,
+) -> Relay:
+    """A relay with the in-app, e-mail, webhook and Apprise channels."""
+    channels: dict[str, Channel] = {
+        "in_app": InAppChannel(sessionmaker, bus),
+        "email": EmailChannel(settings.smtp_url, base_url=settings.base_url),
+        "webhook": WebhookChannel(http),
+        "apprise": AppriseChannel(),
+    }
+    compose_settings = ComposeSettings(
+        base_url=settings.base_url,
+        box=box,
+        unsubscribe=Signer(settings.require_secret_key(), UNSUBSCRIBE_PURPOSE),
+    )
+    return Relay(
+        sessionmaker,
+        channels,
+        compose_settings,
+        settings=relay_settings,
+        redaction=active_redaction,
+    )

@@ -1,0 +1,185 @@
+"""The `/ws` endpoint: authenticate, then read JSON frames and hand them to chat.
+
+Close codes: 1008 when the socket is not authenticated (token by `?token=`, an
+`Authorization: Bearer` header, or a first frame `{"type": "auth", "token"}`), 1013 for
+a client too far behind (it resumes with `since`), 1011 when the live feed is lost.
+Every other refusal is an `error` frame and the socket stays usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket
+from pydantic import ValidationError
+
+from app.auth import sessions
+from app.auth.service import authenticate_token
+from app.chat import frames
+from app.chat.socket import HANDLERS, error_for
+from app.db import unit_of_work
+from app.kit.errors import AppError
+from app.models import User
+from app.realtime.connection import Connection
+from app.realtime.hub import ChatHub, get_hub
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["realtime"])
+POLICY_VIOLATION = 1008
+
+
+@router.websocket("/ws")
+async def chat_socket(websocket: WebSocket) -> None:
+    hub = get_hub(websocket.app)
+    # Accept first, so that a refusal is a close frame with a code the client can read.
+    await websocket.accept()
+    user = await _authenticate(websocket, hub)
+    if user is None:
+        return
+    conn = Connection(websocket, user, queue_frames=hub.limits.send_queue_frames)
+    hub.connections.add(conn)
+    conn.send_frame(
+        {
+            "type": "authenticated",
+            "user_id": user.id,
+            "role": user.role.value,
+            "limits": {
+                "max_frame_bytes": hub.limits.max_frame_bytes,
+                "max_body_chars": hub.limits.max_body_chars,
+            },
+        }
+    )
+    inbox = asyncio.create_task(_forward_notifications(hub, conn), name="ws-notifications")
+    try:
+        await _receive_loop(websocket, hub, conn)
+    finally:
+        inbox.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await inbox
+        hub.disconnect(conn)
+        await conn.aclose()
+
+
+async def _forward_notifications(hub: ChatHub, conn: Connection) -> None:
+    """The user's live inbox: `notification` frames (ids only) from bus channel user:{id}."""
+    async with hub.bus.subscribe(f"user:{conn.user_id}") as feed:
+        async for envelope in feed:
+            if envelope.get("type") == "notification" and isinstance(envelope.get("id"), int):
+                conn.send_frame({"type": "notification", "id": envelope["id"]})
+
+
+def _bearer(websocket: WebSocket) -> str | None:
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def _first_frame_token(websocket: WebSocket, seconds: float) -> str | None:
+    try:
+        message = await asyncio.wait_for(websocket.receive(), seconds)
+    except TimeoutError:
+        return None
+    try:
+        data = json.loads(message.get("text") or "")
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("type") == "auth" and isinstance(data.get("token"), str):
+        return str(data["token"])
+    return None
+
+
+async def _session_user(websocket: WebSocket, hub: ChatHub) -> User | None:
+    """The browser UI's session cookie, accepted only from our own pages.
+
+    Browsers send cookies on cross-site WebSocket handshakes too, so the Origin must name
+    this host (cross-site WebSocket hijacking).
+    """
+    cookie = websocket.cookies.get(sessions.COOKIE)
+    origin = urlsplit(websocket.headers.get("origin", ""))
+    if not cookie or not origin.netloc or origin.netloc != websocket.headers.get("host"):
+        return None
+    async with unit_of_work(hub.sessionmaker) as session:
+        found = await sessions.lookup(session, cookie)
+    return None if found is None else found[0]
+
+
+async def _authenticate(websocket: WebSocket, hub: ChatHub) -> User | None:
+    token = websocket.query_params.get("token") or _bearer(websocket)
+    if not token:
+        user = await _session_user(websocket, hub)
+        if user is not None:
+            return user
+    if not token:
+        token = await _first_frame_token(websocket, hub.limits.auth_timeout_seconds)
+    if not token:
+        await websocket.close(
+            POLICY_VIOLATION, "authentication required: ?token= or a first frame {type: auth}"
+        )
+        return None
+    async with unit_of_work(hub.sessionmaker) as session:
+        user = await authenticate_token(session, token)
+    if user is None:
+        await websocket.close(POLICY_VIOLATION, "invalid or revoked token")
+    return user
+
+
+def _too_large(text: str, limit: int) -> bool:
+    # Characters are at most 4 bytes: encode only when the length alone cannot decide.
+    return len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit)
+
+
+async def _receive_loop(websocket: WebSocket, hub: ChatHub, conn: Connection) -> None:
+    limit = hub.limits.max_frame_bytes
+    while not conn.closed:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            conn.send_frame(frames.error_frame("unsupported_frame", "send JSON text frames"))
+        elif _too_large(text, limit):
+            conn.send_frame(
+                frames.error_frame("frame_too_large", f"frames are limited to {limit} bytes")
+            )
+        else:
+            await _handle(hub, conn, text)
+
+
+async def _handle(hub: ChatHub, conn: Connection, text: str) -> None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        conn.send_frame(frames.error_frame("invalid_json", "the frame is not valid JSON"))
+        return
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        conn.send_frame(frames.error_frame("invalid_frame", "a frame is an object with a type"))
+        return
+    handler = HANDLERS.get(data["type"])
+    ref = _ref(data)
+    if handler is None:
+        conn.send_frame(
+            frames.error_frame("unknown_type", f"unknown frame type {data['type']!r}", ref=ref)
+        )
+        return
+    try:
+        await handler(hub, conn, data)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        conn.send_frame(frames.error_frame("invalid_frame", f"invalid fields: {fields}", ref=ref))
+    except AppError as exc:
+        extra: dict[str, Any] = {"ref": ref}
+        if isinstance(data.get("ticket_id"), int):
+            extra["ticket_id"] = data["ticket_id"]
+        conn.send_frame(error_for(exc, **extra))
+
+
+def _ref(data: dict[str, Any]) -> Any:
+    """What an error frame points back to: the client's ref, else its client_msg_id."""
+    ref = data.get("ref")
+    if ref is None:
+        ref = data.get("client_msg_id")
+    return ref if isinstance(ref, str | int) else None

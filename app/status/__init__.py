@@ -1,0 +1,1 @@
+"""IT service status: services, incidents and updates, the status page, feeds, subscribers."""

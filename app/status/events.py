@@ -1,0 +1,102 @@
+"""What the status domain tells the rest of the service when an update goes out.
+
+`on_status_update_published` is THE hook: it runs inside the transaction that published the
+update (so whatever it writes — decisions, outbox rows — commits or rolls back with it),
+once per update, when the update becomes visible to its audience:
+
+- `internal` updates: at submission (staff only);
+- `employees` updates: at submission when clean, else when approved;
+- `public` updates: when a second person approves them.
+
+By then the status domain has applied its own approval: a public update reaching this hook
+was approved by a named person other than its author. The lead wires notifications here,
+e.g. `await notify_event(session, policy_event_for(update, incident), scope_for(...))`;
+`policy_event_for` builds the policy's view of the update, and the same builder replays
+published updates for `simulate` (the `status_updates` event source).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Incident, Service, StatusUpdate
+from app.policy.evaluator import Actor, PolicyEvent
+from app.policy.notify import notify_event
+from app.policy.sources import EventScope, SourcedEvent, register_event_source
+from app.status import repository
+from app.status.lifecycle import CLOSED_STATUSES
+
+log = logging.getLogger(__name__)
+
+
+def policy_event_for(update: StatusUpdate, incident: Incident) -> PolicyEvent:
+    """The policy's view of a published update (`status.resolved` when it closes the incident)."""
+    closes = update.to_status in CLOSED_STATUSES and update.from_status not in CLOSED_STATUSES
+    audience = update.audience
+    return PolicyEvent(
+        key=f"status.update:{update.id}",
+        type="status.resolved" if closes else "status.update",
+        # Internal status text is internal content; employees and public text is not.
+        visibility="internal" if audience == "internal" else "public",
+        occurred_at=update.published_at or update.created_at,
+        actor=Actor(update.author_user_id, "agent") if update.author_user_id else None,
+        old_status=update.from_status,
+        new_status=update.to_status,
+        body=update.body,
+        public_body=update.published_body,
+        audience=audience,  # type: ignore[arg-type]
+    )
+
+
+def scope_for(update: StatusUpdate, incident: Incident, services: list[Service]) -> EventScope:
+    """What resolving the event's audiences needs: the (first) service and a subject line."""
+    return EventScope(
+        service=services[0].slug if services else None,
+        subject=f"status update on {incident.title!r} ({update.audience})",
+    )
+
+
+async def load_status_updates_between(
+    session: AsyncSession, since: datetime, until: datetime, limit: int
+) -> list[SourcedEvent]:
+    """Published updates as policy events, for `simulate` (registered as `status_updates`)."""
+    rows = await repository.published_between(session, since, until, limit)
+    impacts = await repository.impacts_for(session, {incident.id for _, incident in rows})
+    return [
+        SourcedEvent(
+            policy_event_for(update, incident),
+            scope_for(update, incident, [s for _, s in impacts[incident.id]]),
+        )
+        for update, incident in rows
+    ]
+
+
+register_event_source("status_updates", load_status_updates_between)
+
+
+async def on_status_update_published(session: AsyncSession, update: StatusUpdate) -> None:
+    """Called once per update when it is published, in the publishing transaction.
+
+    The policy decides who hears about it (staff, employees, service subscribers) and the
+    outbox delivers. The status desk already applied the two-person rule to anything for
+    the public, so no second approval request is opened for it here.
+    """
+    incident = await session.get(Incident, update.incident_id)
+    if incident is None:
+        return
+    impacts = await repository.impacts_for(session, {incident.id})
+    scope = scope_for(update, incident, [s for _, s in impacts.get(incident.id, [])])
+    if update.audience == "public":
+        scope = replace(scope, approved_by_user_id=update.decided_by_user_id)
+    decisions = await notify_event(session, policy_event_for(update, incident), scope)
+    log.info(
+        "status update %s published (incident %s, audience %s): %d decisions",
+        update.id,
+        update.incident_id,
+        update.audience,
+        len(decisions),
+    )

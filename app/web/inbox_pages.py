@@ -1,0 +1,116 @@
+"""Pages every signed-in person has: the inbox, "why did I get this", preferences."""
+
+from __future__ import annotations
+
+import hmac
+from typing import cast
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from app.deps import Session
+from app.kit.errors import AppError
+from app.kit.secrets import SecretBox
+from app.notifications import inbox, preferences
+from app.notifications.schemas import PreferencesUpdate
+from app.web.context import Viewer, render, to_login, viewer
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _signed_in(request: Request, session: Session) -> Viewer | Response:
+    current = await viewer(request, session)
+    return to_login(request) if current is None else current
+
+
+@router.get("/inbox", response_model=None)
+async def inbox_page(request: Request, session: Session, before: int | None = None) -> Response:
+    current = await _signed_in(request, session)
+    if not isinstance(current, Viewer):
+        return current
+    page = await inbox.inbox_for(
+        session, user=current.user, before=before, limit=50, unread_only=False
+    )
+    return render(request, "inbox.html", current, page=page)
+
+
+@router.post("/inbox/read", response_model=None)
+async def mark_all_read(request: Request, session: Session) -> Response:
+    current = await _signed_in(request, session)
+    if not isinstance(current, Viewer):
+        return current
+    form = await request.form()
+    if hmac.compare_digest(str(form.get("csrf", "")), current.csrf):
+        await inbox.do_mark_all_read(session, user=current.user)
+    return RedirectResponse("/inbox", 303)
+
+
+@router.get("/inbox/{item_id}/why", response_model=None)
+async def why(request: Request, item_id: int, session: Session) -> Response:
+    current = await _signed_in(request, session)
+    if not isinstance(current, Viewer):
+        return current
+    try:
+        explanation = await inbox.explain(session, user=current.user, item_id=item_id)
+    except AppError:
+        return render(request, "not_found.html", current, status_code=404)
+    return render(request, "why.html", current, explanation=explanation)
+
+
+@router.get("/preferences", response_model=None)
+async def preferences_page(request: Request, session: Session) -> Response:
+    current = await _signed_in(request, session)
+    if not isinstance(current, Viewer):
+        return current
+    prefs = await preferences.get_preferences(session, user=current.user)
+    return render(request, "preferences.html", current, prefs=prefs, error=None, notice=None)
+
+
+@router.post("/preferences", response_model=None)
+async def save_preferences(request: Request, session: Session) -> Response:
+    current = await _signed_in(request, session)
+    if not isinstance(current, Viewer):
+        return current
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    error = notice = None
+    if not hmac.compare_digest(form.get("csrf", ""), current.csrf):
+        error = "The form expired; try again."
+    else:
+        quiet = None
+        if form.get("quiet_start") and form.get("quiet_end"):
+            quiet = {
+                "start": form["quiet_start"],
+                "end": form["quiet_end"],
+                "timezone": form.get("timezone") or "UTC",
+            }
+        try:
+            update = PreferencesUpdate.model_validate(
+                {
+                    "email": form.get("email") == "on",
+                    "digest": form.get("digest", "immediate"),
+                    "quiet_hours": quiet,
+                }
+            )
+            async with session.begin_nested():
+                await preferences.do_update_preferences(
+                    session,
+                    user=current.user,
+                    update=update,
+                    box=cast(SecretBox, request.app.state.secret_box),
+                )
+            notice = "Saved."
+        except ValidationError as exc:
+            error = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        except AppError as exc:
+            error = exc.message
+    prefs = await preferences.get_preferences(session, user=current.user)
+    return render(
+        request,
+        "preferences.html",
+        current,
+        prefs=prefs,
+        error=error,
+        notice=notice,
+        status_code=422 if error else 200,
+    )

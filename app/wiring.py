@@ -1,0 +1,41 @@
+"""How the domains are plugged into each other, in one place.
+
+Domains expose hooks (audience resolvers, decision listeners, message listeners) instead
+of importing each other; this module connects them. `wire_domains()` is idempotent and
+runs when the app or a worker starts (and once in the test suite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.followers.audiences import register_audiences
+from app.notifications.preferences import delivery_for
+from app.outbox.enqueue import enqueue_deliveries
+from app.policy import notify
+from app.policy.audiences import set_delivery_loader
+from app.policy.evaluator import Decision, PolicyEvent
+from app.policy.sources import EventScope
+
+_wired = False
+
+
+async def _enqueue(
+    session: AsyncSession, event: PolicyEvent, scope: EventScope, decisions: Sequence[Decision]
+) -> None:
+    """Decisions become outbox rows in the same transaction (nothing lost, nothing twice)."""
+    await enqueue_deliveries(session, event, decisions, ticket_id=scope.ticket_id)
+
+
+def wire_domains() -> None:
+    global _wired
+    if _wired:
+        return
+    register_audiences()  # followers, service_subscribers
+    set_delivery_loader(delivery_for)  # each user's channels, quiet hours and digest mode
+    notify.decision_listeners.append(_enqueue)
+    # chat.message reactions run in app.chat.events.ChatNotifier (a worker), off the
+    # chat write path; see Runtime.start_workers.
+    _wired = True

@@ -1,0 +1,188 @@
+"""Write-back: chat messages reach the ticket once, through the worker, never in the request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import ClassVar
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.chat.service import NewMessage, do_delete_message, do_post_message
+from app.chat.writeback import WritebackWorker
+from app.db import unit_of_work
+from app.kit.clock import utcnow
+from app.kit.secrets import SecretBox
+from app.models import ChatMessage, ChatWriteback, ConnectorWrite, Role, TicketEvent, User
+from app.realtime.bus import MemoryBus
+from app.sync import instances
+from app.sync.engine import sync_instance
+from connectors import registry
+from connectors.base import Capability, TransientError, Visibility
+from connectors.demo.connector import DemoConnector
+from tests.conftest import TEST_SECRET_KEY
+from tests.factories import create_connector, create_ticket, create_user
+from tests.sync.scripted import ScriptedConnector
+
+
+class PublicOnlyConnector(ScriptedConnector):
+    """A system that takes public comments but has no internal notes."""
+
+    kind = "chat_public_only"
+    capabilities = frozenset({Capability.READ_TICKETS, Capability.WRITE_PUBLIC_COMMENT})
+    written: ClassVar[list[tuple[str, str, Visibility, str]]] = []
+    failures: ClassVar[list[Exception]] = []
+
+    async def add_comment(
+        self, external_id: str, body: str, visibility: Visibility, idempotency_key: str
+    ) -> str:
+        self.written.append((external_id, body, visibility, idempotency_key))
+        if self.failures:
+            raise self.failures.pop(0)
+        return f"c-{idempotency_key}"
+
+
+@pytest.fixture(autouse=True)
+def _connectors() -> Iterator[None]:
+    registry.register(PublicOnlyConnector)
+    PublicOnlyConnector.written.clear()
+    PublicOnlyConnector.failures.clear()
+    yield
+    PublicOnlyConnector.failures.clear()
+
+
+@pytest.fixture
+async def worker(db: async_sessionmaker[AsyncSession]) -> AsyncIterator[WritebackWorker]:
+    async with httpx.AsyncClient() as http:
+        yield WritebackWorker(db, SecretBox(TEST_SECRET_KEY), http)
+
+
+async def _post(
+    db: async_sessionmaker[AsyncSession], author: User, ticket_id: int, body: str, visibility: str
+) -> int:
+    async with unit_of_work(db) as session:
+        outcome = await do_post_message(
+            session,
+            NewMessage(author, ticket_id, body, visibility, f"w-{body}"),
+            bus=MemoryBus(),
+        )
+        assert outcome.message is not None
+        return outcome.message.id
+
+
+async def _state(db: async_sessionmaker[AsyncSession], message_id: int) -> ChatWriteback:
+    async with db() as session:
+        stmt = select(ChatWriteback).where(ChatWriteback.message_id == message_id)
+        return (await session.execute(stmt)).scalar_one()
+
+
+async def test_the_demo_desk_gets_the_comment_once_and_sync_recognizes_it(
+    db: async_sessionmaker[AsyncSession], worker: WritebackWorker
+) -> None:
+    async with unit_of_work(db) as session:
+        agent, _ = await create_user(session, role=Role.AGENT, name="Alex Agent")
+        instance = await create_connector(session, settings=DemoConnector.initial_settings())
+        # the same world the worker's connector will write into (one per settings)
+        connector = instances.build(instance, SecretBox(TEST_SECRET_KEY), worker.http)
+        assert isinstance(connector, DemoConnector)
+        world = connector.world
+        world.advance(utcnow())
+        external_id = sorted(world.tickets)[0]
+        ticket = await create_ticket(session, connector=instance)
+        ticket.external_id = external_id
+    public = await _post(db, agent, ticket.id, "We replaced the token", "public")
+    note = await _post(db, agent, ticket.id, "Token batch 7 is faulty", "internal")
+    assert world.written == []  # nothing is written inside the request
+
+    assert await worker.run_once() == 2
+    assert await worker.run_once() == 0  # done is done: never written twice
+    assert [(c.visibility, (c.body or "").split("\n")[0]) for c in world.written] == [
+        (Visibility.PUBLIC, "We replaced the token"),
+        (Visibility.INTERNAL, "Token batch 7 is faulty"),
+    ]
+    assert (world.written[0].body or "").endswith("— Alex Agent, via Socialdesk chat")
+    async with db() as session:
+        writes = (await session.execute(select(ConnectorWrite))).scalars().all()
+        assert sorted(w.idempotency_key for w in writes) == [f"chat:{public}", f"chat:{note}"]
+        message = await session.get(ChatMessage, public)
+        assert message is not None
+        assert message.external_comment_id == world.written[0].external_comment_id
+    assert (await _state(db, note)).state == "done"
+
+    async with httpx.AsyncClient() as http:
+        report = await sync_instance(db, MemoryBus(), SecretBox(TEST_SECRET_KEY), http, instance.id)
+    assert report.error is None
+    assert report.own_writes == 2
+    async with db() as session:
+        echoed = select(TicketEvent).where(TicketEvent.body.like("%via Socialdesk chat%"))
+        assert (await session.execute(echoed)).first() is None
+
+
+async def test_internal_messages_never_go_to_a_system_without_internal_notes(
+    db: async_sessionmaker[AsyncSession], worker: WritebackWorker
+) -> None:
+    async with unit_of_work(db) as session:
+        agent, _ = await create_user(session, role=Role.AGENT)
+        instance = await create_connector(session, kind="chat_public_only")
+        ticket = await create_ticket(session, connector=instance)
+    note = await _post(db, agent, ticket.id, "internal only", "internal")
+    public = await _post(db, agent, ticket.id, "public reply", "public")
+    assert await worker.run_once() == 2
+    assert [(w[1].split("\n")[0], w[2]) for w in PublicOnlyConnector.written] == [
+        ("public reply", Visibility.PUBLIC)
+    ]
+    skipped = await _state(db, note)
+    assert skipped.state == "skipped"
+    assert skipped.skipped_reason == "the chat_public_only connector cannot write internal notes"
+    assert (await _state(db, public)).state == "done"
+
+
+async def test_an_outage_delays_the_write_and_the_retry_uses_the_same_key(
+    db: async_sessionmaker[AsyncSession], worker: WritebackWorker
+) -> None:
+    async with unit_of_work(db) as session:
+        agent, _ = await create_user(session, role=Role.AGENT)
+        instance = await create_connector(session, kind="chat_public_only")
+        ticket = await create_ticket(session, connector=instance)
+    message_id = await _post(db, agent, ticket.id, "hello", "public")
+    PublicOnlyConnector.failures.append(TransientError("503 from the desk"))
+    assert await worker.run_once() == 1
+    pending = await _state(db, message_id)
+    assert (pending.state, pending.attempts) == ("pending", 1)
+    assert pending.last_error == "transient: 503 from the desk"
+    assert pending.next_attempt_at > utcnow() + timedelta(seconds=1)
+    assert await worker.run_once() == 0  # backing off
+
+    async with unit_of_work(db) as session:
+        await session.execute(update(ChatWriteback).values(next_attempt_at=utcnow()))
+    assert await worker.run_once() == 1
+    keys = [w[3] for w in PublicOnlyConnector.written]
+    assert keys == [f"chat:{message_id}", f"chat:{message_id}"]
+    done = await _state(db, message_id)
+    assert (done.state, done.attempts, done.external_comment_id) == (
+        "done",
+        2,
+        f"c-chat:{message_id}",
+    )
+    async with db() as session:
+        assert len((await session.execute(select(ConnectorWrite))).scalars().all()) == 1
+
+
+async def test_a_message_deleted_before_write_back_is_not_written(
+    db: async_sessionmaker[AsyncSession], worker: WritebackWorker
+) -> None:
+    async with unit_of_work(db) as session:
+        agent, _ = await create_user(session, role=Role.AGENT)
+        instance = await create_connector(session, kind="chat_public_only")
+        ticket = await create_ticket(session, connector=instance)
+    message_id = await _post(db, agent, ticket.id, "oops", "public")
+    async with unit_of_work(db) as session:
+        user = await session.get(User, agent.id)
+        assert user is not None
+        await do_delete_message(session, user=user, message_id=message_id, bus=MemoryBus())
+    assert await worker.run_once() == 1
+    assert PublicOnlyConnector.written == []
+    assert (await _state(db, message_id)).state == "skipped"

@@ -1,0 +1,187 @@
+"""The status page: caching and 304s, headers, HTML safety, maintenance, 90 days of history."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from email.utils import format_datetime
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.sessions import COOKIE, do_start_session
+from app.kit.clock import utcnow
+from app.models import Incident, Service, User
+from app.status import repository
+from tests.status.conftest import Desk, add_service, approve, open_incident, post_update
+
+
+def _days(page: str, name: str) -> list[str]:
+    match = re.search(rf'<ol class="days" aria-label="{name}: [^"]*">(.*?)</ol>', page, re.S)
+    assert match, f"no history for {name}"
+    return re.findall(r'class="day day--([a-z_]+)"', match.group(1))
+
+
+class TestCaching:
+    async def test_etag_and_304(self, client: httpx.AsyncClient, desk: Desk) -> None:
+        await add_service(client, desk, "vpn")
+        first = await client.get("/status")
+        assert first.status_code == 200
+        etag, modified = first.headers["etag"], first.headers["last-modified"]
+        assert first.headers["cache-control"] == "public, max-age=30"
+        assert "Authorization" in first.headers["vary"]
+        again = await client.get("/status", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.content == b""
+        assert again.headers["etag"] == etag
+        since = await client.get("/status", headers={"If-Modified-Since": modified})
+        assert since.status_code == 304
+        stale = await client.get("/status", headers={"If-None-Match": '"other"'})
+        assert stale.status_code == 200
+
+        # Publishing changes the page: the old ETag no longer matches.
+        incident = await open_incident(client, desk, ["vpn"], body="VPN slow")
+        assert (await approve(client, desk, incident["updates"][0]["id"])).status_code == 200
+        changed = await client.get("/status", headers={"If-None-Match": etag})
+        assert changed.status_code == 200
+        assert changed.headers["etag"] != etag
+        assert "VPN slow" in changed.text
+
+    async def test_if_modified_since_in_the_past_gets_the_page(
+        self, client: httpx.AsyncClient, desk: Desk
+    ) -> None:
+        await add_service(client, desk, "vpn")
+        long_ago = format_datetime(utcnow() - timedelta(days=2), usegmt=True)
+        response = await client.get("/status", headers={"If-Modified-Since": long_ago})
+        assert response.status_code == 200
+
+    async def test_signed_in_page_is_private(self, client: httpx.AsyncClient, desk: Desk) -> None:
+        public = await client.get("/status")
+        private = await client.get("/status", headers=desk.erin)
+        assert private.headers["cache-control"].startswith("private")
+        assert private.headers["etag"] != public.headers["etag"]
+        for path in ("/status.json", "/status/feed.atom", "/status/feed.rss"):
+            response = await client.get(path)
+            assert response.status_code == 200
+            etag = response.headers["etag"]
+            assert (await client.get(path, headers={"If-None-Match": etag})).status_code == 304
+
+    async def test_head(self, client: httpx.AsyncClient, desk: Desk) -> None:
+        response = await client.head("/status")
+        assert response.status_code == 200
+        assert response.headers["etag"]
+
+
+class TestWhoIsViewing:
+    async def test_wrong_bearer_is_401_and_cookie_signs_in(
+        self, client: httpx.AsyncClient, desk: Desk, session: AsyncSession
+    ) -> None:
+        assert (
+            await client.get("/status", headers={"Authorization": "Bearer nope"})
+        ).status_code == 401
+        assert (await client.get("/status/feed.atom?token=nope")).status_code == 401
+        erin = (
+            await session.execute(select(User).where(User.role == "end_user").limit(1))
+        ).scalar_one()
+        cookie, _row = await do_start_session(session, user=erin)
+        await session.commit()
+        client.cookies.set(COOKIE, cookie)
+        page = await client.get("/status")
+        assert "updates meant for employees" in page.text
+        client.cookies.set(COOKIE, "gone")
+        expired = await client.get("/status")
+        assert "updates meant for employees" not in expired.text
+        client.cookies.clear()
+
+    async def test_feed_token_rotation(self, client: httpx.AsyncClient, desk: Desk) -> None:
+        first = (await client.post("/api/v1/me/feed-token", headers=desk.erin)).json()
+        assert first["atom_url"].endswith(first["token"])
+        second = (await client.post("/api/v1/me/feed-token", headers=desk.erin)).json()
+        assert (await client.get(f"/status/feed.rss?token={first['token']}")).status_code == 401
+        assert (await client.get(f"/status/feed.rss?token={second['token']}")).status_code == 200
+        assert (await client.post("/api/v1/me/feed-token")).status_code == 401
+
+
+class TestContent:
+    async def test_html_in_bodies_is_rendered_inert(
+        self, client: httpx.AsyncClient, desk: Desk
+    ) -> None:
+        await add_service(client, desk, "vpn")
+        body = '<script>alert("x")</script> **better** [link](javascript:alert(1))'
+        incident = await open_incident(client, desk, ["vpn"], title="<b>VPN</b>", body=body)
+        assert (await approve(client, desk, incident["updates"][0]["id"])).status_code == 200
+        page = await client.get("/status")
+        assert "<script" not in page.text
+        assert "&lt;script&gt;" in page.text
+        assert "<strong>better</strong>" in page.text
+        assert "javascript:" not in page.text.replace("[link](javascript", "")
+        assert "&lt;b&gt;VPN&lt;/b&gt;" in page.text
+        assert "script-src" not in page.headers["content-security-policy"]
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        css = await client.get("/status/static/status.css")
+        assert css.status_code == 200
+        assert css.headers["content-type"].startswith("text/css")
+
+    async def test_maintenance_is_listed_with_its_window(
+        self, client: httpx.AsyncClient, desk: Desk
+    ) -> None:
+        await add_service(client, desk, "erp", name="ERP")
+        maintenance = await open_incident(
+            client, desk, ["erp"], kind="maintenance", impact=None, title="ERP upgrade",
+            body="ERP will be down for the upgrade.", audience="public",
+            extra={"scheduled_start": "2030-01-05T20:00Z", "scheduled_end": "2030-01-05T23:00Z"},
+        )  # fmt: skip
+        assert (await approve(client, desk, maintenance["updates"][0]["id"])).status_code == 200
+        page = (await client.get("/status")).text
+        assert "Scheduled maintenance" in page
+        assert "ERP upgrade" in page
+        assert '<time datetime="2030-01-05T20:00:00+00:00">' in page
+        assert _days(page, "ERP")[-1] == "operational"
+        summary = (await client.get("/status.json")).json()
+        assert summary["scheduled_maintenances"][0]["scheduled_for"].startswith("2030-01-05T20")
+        assert summary["components"][0]["status"] == "operational"
+
+        await post_update(
+            client, desk, maintenance["id"], body="Started", audience="internal",
+            status="in_progress",
+        )  # fmt: skip
+        summary = (await client.get("/status.json")).json()
+        assert summary["components"][0]["status"] == "under_maintenance"
+        assert summary["status"]["indicator"] == "maintenance"
+
+    async def test_ninety_days_of_history(
+        self, client: httpx.AsyncClient, desk: Desk, session: AsyncSession
+    ) -> None:
+        await add_service(client, desk, "vpn", name="VPN")
+        await add_service(client, desk, "wifi", name="Wi-Fi")
+        incident = await open_incident(
+            client, desk, ["vpn"], body="VPN down", impact="partial_outage"
+        )
+        assert (await approve(client, desk, incident["updates"][0]["id"])).status_code == 200
+        await post_update(client, desk, incident["id"], body="Fixed", status="resolved")
+        hidden = await open_incident(client, desk, ["wifi"], audience="internal")
+        now = utcnow()
+        await session.execute(update(Service).values(created_at=now - timedelta(days=200)))
+        for ident, (start, end) in (
+            (incident["id"], (now - timedelta(days=3), now - timedelta(days=2))),
+            (hidden["id"], (now - timedelta(days=5), now - timedelta(days=5))),
+        ):
+            await session.execute(
+                update(Incident)
+                .where(Incident.id == ident)
+                .values(started_at=start, resolved_at=end)
+            )
+        await repository.bump_revision(session)
+        await session.commit()
+        page = (await client.get("/status")).text
+        vpn, wifi = _days(page, "VPN"), _days(page, "Wi-Fi")
+        assert len(vpn) == len(wifi) == 90
+        # Today is last: the incident ran from three days ago until two days ago.
+        assert vpn[-5:] == [
+            "operational", "partial_outage", "partial_outage", "operational", "operational",
+        ]  # fmt: skip
+        assert vpn.count("partial_outage") == 2
+        # An incident never told to the public leaves no mark in the public history.
+        assert set(wifi) == {"operational"}
+        assert re.search(r"\d\d \w{3} \d{4}: partial outage", page)
