@@ -150,3 +150,60 @@ async def create_user(request: Request, session: Session) -> Response:
 @router.get("/admin", response_model=None)
 async def admin_home(request: Request, session: Session) -> Response:
     return RedirectResponse("/admin/connectors", 303)
+
+
+@router.get("/admin/deliveries", response_model=None)
+async def deliveries_page(request: Request, session: Session, status: str = "dead") -> Response:
+    current = await _staff(request, session, admin=True)
+    if not isinstance(current, Viewer):
+        return current
+    return await _deliveries(request, session, current, status=status)
+
+
+async def _deliveries(
+    request: Request,
+    session: Session,
+    current: Viewer,
+    *,
+    status: str,
+    notice: str | None = None,
+    error: str | None = None,
+) -> Response:
+    from app.outbox import repository as outbox_repo
+
+    rows = await outbox_repo.list_by_status(session, status=status, after=None, limit=200)
+    return render(
+        request,
+        "admin/deliveries.html",
+        current,
+        rows=rows,
+        status=status,
+        notice=notice,
+        error=error,
+    )
+
+
+@router.post("/admin/deliveries/{delivery_id}/retry", response_model=None)
+async def retry_delivery(request: Request, delivery_id: int, session: Session) -> Response:
+    from app.outbox import service as outbox_service
+
+    current = await _staff(request, session, admin=True)
+    if not isinstance(current, Viewer):
+        return current
+    form = await request.form()
+    if not hmac.compare_digest(str(form.get("csrf", "")), current.csrf):
+        return await _deliveries(
+            request, session, current, status="dead", error="The form expired; try again."
+        )
+    try:
+        async with session.begin_nested():
+            await outbox_service.do_retry(session, delivery_id)
+    except AppError as exc:
+        return await _deliveries(request, session, current, status="dead", error=exc.message)
+    return await _deliveries(
+        request,
+        session,
+        current,
+        status="dead",
+        notice=f"Delivery {delivery_id} will be tried again.",
+    )

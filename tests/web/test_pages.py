@@ -144,3 +144,31 @@ async def test_end_users_cannot_reach_admin_pages(
         assert response is not None
         assert response.status == 404
     await context.close()
+
+
+async def test_an_admin_retries_a_dead_letter(
+    browser: Browser, web_server: str, committed_db: async_sessionmaker[AsyncSession]
+) -> None:
+    from app.models import Delivery
+
+    admin = await make_person(committed_db, Role.ADMIN, "Ada Deliveries")
+    async with committed_db() as session:
+        dead = Delivery(
+            idempotency_key="ticket_event:1:user:1:webhook",
+            event_key="ticket_event:1",
+            recipient_key="user:1",
+            channel="webhook",
+            timing="send",
+            status="dead",
+            attempts=8,
+            last_error="HTTP 500 from the receiver",
+        )
+        session.add(dead)
+        await session.commit()
+    context, page = await signed_in(browser, web_server, admin)
+    await page.goto("/admin/deliveries")
+    row = page.get_by_role("row").filter(has_text="HTTP 500 from the receiver")
+    await row.get_by_role("button", name="Retry").click()
+    await expect(page.get_by_role("status")).to_contain_text(f"Delivery {dead.id}")
+    await expect(page.get_by_text("HTTP 500 from the receiver")).to_have_count(0)
+    await context.close()

@@ -74,3 +74,52 @@ async def test_a_public_update_is_invisible_until_a_second_person_approves_it(
         assert secret not in content
     await page.screenshot(path=str(SHOTS / "status-page.png"), full_page=True)
     await context.close()
+
+
+async def test_the_status_desk_previews_findings_and_a_second_agent_publishes(
+    browser: Browser, web_server: str, committed_db: async_sessionmaker[AsyncSession]
+) -> None:
+    from tests.web.conftest import signed_in
+
+    admin = await make_person(committed_db, Role.ADMIN, "Ada Desk")
+    author = await make_person(committed_db, Role.AGENT, "Alex Desk")
+    second = await make_person(committed_db, Role.AGENT, "Bo Desk")
+    async with httpx.AsyncClient(base_url=web_server) as api:
+        created = await api.post(
+            "/api/v1/services",
+            headers={"Authorization": f"Bearer {admin.token}"},
+            json={"slug": "desk-vpn", "name": "Desk VPN", "visibility": "public"},
+        )
+        assert created.status_code == 201, created.text
+
+    context, page = await signed_in(browser, web_server, author)
+    await page.goto("/desk/status")
+    await page.get_by_label("Title (staff)").fill("vpn-gw-02 certificate expired")
+    await page.get_by_label("Title employees and the public read").fill("VPN sign-in failures")
+    await page.get_by_label("Service").select_option("desk-vpn")
+    await page.get_by_label("Audience").select_option("public")
+    await page.get_by_label("What staff read").fill("Renewing the cert on 10.9.8.7 now.")
+    await page.get_by_label("What employees or the public read (optional)").fill(
+        "Some people cannot sign in to the VPN (gateway 10.9.8.7). A fix is under way."
+    )
+    await page.get_by_role("button", name="Preview per audience").click()
+    public_preview = page.get_by_role("region", name="Preview for public")
+    await expect(public_preview.locator("mark")).to_have_text("10.9.8.7")
+    await page.screenshot(path=str(SHOTS / "status-desk-preview.png"), full_page=True)
+    await page.get_by_label("What employees or the public read (optional)").fill(
+        "Some people cannot sign in to the VPN. A fix is under way."
+    )
+    await page.get_by_role("button", name="Submit").click()
+    await expect(page.get_by_role("status")).to_contain_text("opened")
+    await context.close()
+
+    context, page = await signed_in(browser, web_server, second)
+    await page.goto("/desk/status")
+    card = page.get_by_role("article").filter(has_text="Some people cannot sign in")
+    await card.get_by_role("button", name="Approve and publish").click()
+    await expect(page.get_by_role("status")).to_contain_text("decided")
+    await page.goto("/status")
+    await page.reload()
+    await expect(page.get_by_text("Some people cannot sign in to the VPN.")).to_be_visible()
+    assert "vpn-gw-02" not in await page.content()
+    await context.close()
