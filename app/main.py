@@ -32,8 +32,8 @@ from app.web.inbox_pages import router as web_inbox_router
 from app.web.pages import router as web_router
 from app.web.policy_pages import router as web_policy_router
 from app.web.security import SecurityHeaders
-from app.web.status_desk import router as web_status_desk_router
 from app.web.staff import router as web_staff_router
+from app.web.status_desk import router as web_status_desk_router
 from app.wiring import wire_domains
 
 
