@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.auth import sessions
 from app.auth.service import authenticate_password
 from app.deps import AppSettings, Session
+from app.followers import service as followers_service
+from app.followers.audiences import followers_of
 from app.kit.errors import NotFound
 from app.tickets import repository as tickets_repo
 from app.tickets import service as tickets_service
@@ -130,7 +132,43 @@ async def ticket_page(request: Request, ticket_id: int, session: Session) -> Res
     timeline = await tickets_service.timeline_for(
         session, user=current.user, ticket_id=ticket_id, after=None, limit=200
     )
-    return render(request, "ticket.html", current, ticket=ticket, timeline=timeline)
+    try:
+        followers = await followers_service.followers_page(
+            session, viewer=current.user, ticket_id=ticket_id, after=None, limit=50
+        )
+        following = current.user.id in await followers_of(session, ticket_id)
+    except NotFound:  # a ticket you may see but not follow
+        followers, following = None, False
+    return render(
+        request,
+        "ticket.html",
+        current,
+        ticket=ticket,
+        timeline=timeline,
+        followers=followers,
+        following=following,
+    )
+
+
+@router.post("/tickets/{ticket_id}/follow", response_model=None)
+async def follow(request: Request, ticket_id: int, session: Session) -> Response:
+    current = await viewer(request, session)
+    if current is None:
+        return to_login(request)
+    form = await request.form()
+    if hmac.compare_digest(str(form.get("csrf", "")), current.csrf):
+        try:
+            if form.get("follow") == "yes":
+                await followers_service.do_follow_ticket(
+                    session, user=current.user, ticket_id=ticket_id
+                )
+            else:
+                await followers_service.do_unfollow_ticket(
+                    session, user=current.user, ticket_id=ticket_id
+                )
+        except NotFound:
+            return render(request, "not_found.html", current, status_code=404)
+    return RedirectResponse(f"/tickets/{ticket_id}", 303)
 
 
 def html_not_found(request: Request) -> HTMLResponse:
