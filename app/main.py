@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.followers.endpoints import router as following_router
 from app.kit.errors import install_error_handlers
 from app.metrics.endpoints import router as metrics_router
+from app.metrics.survey_pages import router as survey_router
 from app.notifications.endpoints import router as notifications_router
 from app.notifications.unsubscribe import router as unsubscribe_router
 from app.outbox.endpoints import router as deliveries_router
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(ws_router)
     app.include_router(connectors_router)
     app.include_router(metrics_router)
+    app.include_router(survey_router)
     app.include_router(status_api_router)
     app.include_router(status_page_router)
     app.include_router(web_router)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.followers.audiences import register_audiences
+from app.metrics.surveys import request_on_resolution
 from app.notifications.preferences import delivery_for
 from app.outbox.enqueue import enqueue_deliveries
 from app.policy import notify
@@ -36,6 +37,7 @@ def wire_domains() -> None:
     register_audiences()  # followers, service_subscribers
     set_delivery_loader(delivery_for)  # each user's channels, quiet hours and digest mode
     notify.decision_listeners.append(_enqueue)
+    notify.decision_listeners.append(request_on_resolution)  # CSAT survey after resolution
     # chat.message reactions run in app.chat.events.ChatNotifier (a worker), off the
     # chat write path; see Runtime.start_workers.
     _wired = True

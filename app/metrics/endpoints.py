@@ -9,7 +9,7 @@ from app.auth.permissions import Admin, Staff
 from app.deps import Session
 from app.kit.clock import as_utc, utcnow
 from app.kit.errors import InvalidInput
-from app.metrics import service
+from app.metrics import service, surveys
 from app.metrics.schemas import SlaReport, SlaSettings
 from connectors.base import NormalizedPriority
 
@@ -63,6 +63,15 @@ async def sla_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="sla-tickets.csv"'},
     )
+
+
+@router.get("/csat")
+async def csat_report(
+    session: Session, _staff: Staff, since: From = None, until: To = None
+) -> surveys.CsatReport:
+    """Response rate, score, daily series and comments of surveys sent in the range."""
+    start, end = _range(since, until)
+    return await surveys.report(session, since=start, until=end)
 
 
 @router.get("/sla/settings")

@@ -4,7 +4,7 @@ from app.models.base import Base
 from app.models.chat import ChatMessage, ChatMessageAudit, ChatReadState, ChatWriteback
 from app.models.connector import ConnectorInstance, ConnectorWrite
 from app.models.follow import ServiceFollow, TicketFollow
-from app.models.metrics import SlaConfig
+from app.models.metrics import SlaConfig, Survey
 from app.models.notification import (
     Delivery,
     DeliveryAttempt,
@@ -69,6 +69,7 @@ __all__ = [
     "StatusUpdate",
     "Subscriber",
     "SubscriberService",
+    "Survey",
     "Ticket",
     "TicketEvent",
     "TicketFollow",

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.secrets import SecretBox
 from app.kit.signing import Signer
+from app.metrics.surveys import survey_link
 from app.models import Delivery, NotificationDestination, Role, Ticket, User
 from app.notifications import repository
 from app.notifications.content import OutboundMessage, Section, Target
@@ -46,6 +47,8 @@ class ComposeSettings:
     base_url: str
     box: SecretBox
     unsubscribe: Signer
+    # Signs the one-click link of `survey.requested` messages (app.metrics.surveys).
+    survey: Signer | None = None
     # The active policy's internal domains and custom patterns (read once per pass).
     redaction: RedactionSettings = field(default_factory=RedactionSettings)
 
@@ -203,6 +206,19 @@ def _message(
         raise _Unsent("skipped", "nothing left to send")
     ticket = batch.tickets.get(row.ticket_id or 0)
     title = _title(ticket, sections, batch, settings)
+    link = f"{settings.base_url.rstrip('/')}/tickets/{ticket.id}" if ticket else None
+    survey_key = next(
+        (str(p.get("event_key")) for _, _, payload in sources for p in payload.get("parts", [])
+         if p.get("type") == "survey.requested"), None,
+    )  # fmt: skip
+    if survey_key and settings.survey is not None:
+        link = survey_link(
+            settings.survey,
+            settings.base_url,
+            survey_id=int(survey_key.split(":")[1]),
+            user_id=user.id,
+            now=now,
+        )
     return OutboundMessage(
         delivery_id=row.id,
         idempotency_key=row.idempotency_key,
@@ -214,7 +230,7 @@ def _message(
         destination_internal=internal_destination,
         subject=subject_for(title, sections, digest=bool(row.payload.get("digest"))),
         sections=tuple(sections),
-        link=f"{settings.base_url.rstrip('/')}/tickets/{ticket.id}" if ticket else None,
+        link=link,
         ticket_id=ticket.id if ticket else None,
         target=target,
         unsubscribe_url=_unsubscribe_url(user, settings, now) if row.channel == "email" else None,

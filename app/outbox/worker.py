@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.kit.secrets import SecretBox
 from app.kit.signing import Signer
+from app.metrics.surveys import PURPOSE as SURVEY_PURPOSE
 from app.notifications.channels import Channel
 from app.notifications.channels.apprise_urls import AppriseChannel
 from app.notifications.channels.email import EmailChannel
@@ -45,6 +46,7 @@ def build_relay(
         base_url=settings.base_url,
         box=box,
         unsubscribe=Signer(settings.require_secret_key(), UNSUBSCRIBE_PURPOSE),
+        survey=Signer(settings.require_secret_key(), SURVEY_PURPOSE),
     )
     return Relay(
         sessionmaker,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.kit.clock import utcnow
 from app.kit.secrets import SecretBox
 from app.kit.signing import Signer
+from app.metrics.surveys import PURPOSE as SURVEY_PURPOSE
 from app.models import Delivery, InboxItem, NotificationDestination, Ticket
 from app.notifications.channels import Channel
 from app.notifications.channels.apprise_urls import AppriseChannel
@@ -128,6 +129,7 @@ def compose_settings() -> ComposeSettings:
         base_url=BASE_URL,
         box=SecretBox(TEST_SECRET_KEY),
         unsubscribe=Signer(TEST_SECRET_KEY, UNSUBSCRIBE_PURPOSE),
+        survey=Signer(TEST_SECRET_KEY, SURVEY_PURPOSE),
     )
 
 

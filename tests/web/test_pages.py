@@ -78,7 +78,9 @@ async def test_end_users_see_their_tickets_and_never_internal_entries(
     await expect(page.get_by_role("link", name="Printer on floor 2 jams")).to_be_visible()
     await expect(page.get_by_text("Sam's secret ticket")).to_have_count(0)
     await page.get_by_role("link", name="Printer on floor 2 jams").click()
-    await expect(page.get_by_text("We ordered a new fuser.")).to_be_visible()
+    await expect(page.locator(".timeline").get_by_text("We ordered a new fuser.")).to_be_visible()
+    # the conversation's backlog (system entries over the socket) has arrived too
+    await expect(page.locator("#messages")).to_contain_text("We ordered a new fuser.")
     assert "vendor contract" not in await page.content()
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / "ticket-end-user.png"), full_page=True)
