@@ -9,7 +9,7 @@ from app.auth.permissions import Admin, Staff
 from app.deps import Session
 from app.kit.clock import as_utc, utcnow
 from app.kit.errors import InvalidInput
-from app.metrics import service, surveys
+from app.metrics import engagement, service, surveys
 from app.metrics.schemas import SlaReport, SlaSettings
 from connectors.base import NormalizedPriority
 
@@ -72,6 +72,15 @@ async def csat_report(
     """Response rate, score, daily series and comments of surveys sent in the range."""
     start, end = _range(since, until)
     return await surveys.report(session, since=start, until=end)
+
+
+@router.get("/engagement")
+async def engagement_report(
+    session: Session, _staff: Staff, since: From = None, until: To = None
+) -> engagement.Engagement:
+    """Followers and chat per ticket, deliveries per channel, time to tell the requester."""
+    start, end = _range(since, until)
+    return await engagement.engagement(session, since=start, until=end)
 
 
 @router.get("/sla/settings")

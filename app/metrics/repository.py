@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.metrics.sla import Step
-from app.models import Role, Ticket, TicketEvent, User
+from app.models import ChatMessage, Role, Ticket, TicketEvent, User
 from app.models.metrics import SlaConfig
 
 # Other domains (chat) add their timeline entries here: ticket ids -> steps per ticket.
@@ -86,3 +86,30 @@ async def ticket_steps(session: AsyncSession, tickets: Sequence[Ticket]) -> dict
         for ticket_id, extra in (await source(session, tickets)).items():
             steps[ticket_id].extend(extra)
     return steps
+
+
+async def chat_steps(session: AsyncSession, tickets: Sequence[Ticket]) -> dict[int, list[Step]]:
+    """Public chat messages as SLA steps (a public staff reply is a first response)."""
+    by_id = {t.id: t for t in tickets}
+    steps: dict[int, list[Step]] = defaultdict(list)
+    if not by_id:
+        return steps
+    rows = await session.execute(
+        select(ChatMessage.ticket_id, ChatMessage.author_user_id, ChatMessage.created_at, User.role)
+        .join(User, User.id == ChatMessage.author_user_id)
+        .where(
+            ChatMessage.ticket_id.in_(by_id),
+            ChatMessage.visibility == "public",
+            ChatMessage.deleted_at.is_(None),
+        )
+    )
+    for ticket_id, author_id, created_at, role in rows.all():
+        ticket = by_id[ticket_id]
+        by_requester = author_id == ticket.requester_user_id or not Role(role).is_staff
+        steps[ticket_id].append(
+            Step(at=created_at, kind="chat.message", public=True, by_requester=by_requester)
+        )
+    return steps
+
+
+STEP_SOURCES.append(chat_steps)

@@ -154,3 +154,115 @@ async def test_an_inverted_range_is_a_clear_422(
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_range"
+
+
+async def test_a_public_chat_reply_counts_as_the_first_response(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    from app.models import ChatMessage
+
+    agent, agent_token = await create_user(session, role=Role.AGENT)
+    erin, _ = await create_user(session)
+    connector = await create_connector(session)
+    ticket = await _ticket(session, connector.id, erin, opened=MONDAY + timedelta(days=2))
+    session.add_all(
+        [
+            ChatMessage(
+                ticket_id=ticket.id,
+                author_user_id=agent.id,
+                body="internal first",
+                visibility="internal",
+                client_msg_id="i1",
+                created_at=MONDAY + timedelta(days=2, minutes=5),
+            ),
+            ChatMessage(
+                ticket_id=ticket.id,
+                author_user_id=erin.id,
+                body="any news?",
+                visibility="public",
+                client_msg_id="e1",
+                created_at=MONDAY + timedelta(days=2, minutes=10),
+            ),
+            ChatMessage(
+                ticket_id=ticket.id,
+                author_user_id=agent.id,
+                body="On it!",
+                visibility="public",
+                client_msg_id="a1",
+                created_at=MONDAY + timedelta(days=2, minutes=20),
+            ),
+        ]
+    )
+    await session.commit()
+    params: dict[str, str | int] = {
+        "from": "2026-11-18T00:00:00Z",
+        "to": "2026-11-19T00:00:00Z",
+        "connector_id": connector.id,
+    }
+    report = (
+        await client.get("/api/v1/metrics/sla", params=params, headers=auth(agent_token))
+    ).json()
+    assert report["tickets"] == 1
+    assert report["acted_within_sla"] == 1
+    assert report["first_response_seconds"]["p50"] == 20 * 60
+
+
+async def test_engagement_figures(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    from app.models import ChatMessage, Delivery, TicketFollow
+
+    agent, agent_token = await create_user(session, role=Role.AGENT)
+    erin, _ = await create_user(session)
+    sam, _ = await create_user(session)
+    connector = await create_connector(session)
+    opened = MONDAY + timedelta(days=3)
+    chatty = await _ticket(session, connector.id, erin, opened=opened)
+    await _ticket(session, connector.id, erin, opened=opened + timedelta(hours=1))
+    session.add(TicketFollow(ticket_id=chatty.id, user_id=sam.id, source="manual"))
+    session.add_all(
+        [
+            ChatMessage(
+                ticket_id=chatty.id,
+                author_user_id=agent.id,
+                body=f"m{n}",
+                visibility="public",
+                client_msg_id=f"eng{n}",
+                created_at=opened,
+            )
+            for n in range(3)
+        ]
+    )
+    moved = TicketEvent(
+        connector_id=connector.id,
+        ticket_id=chatty.id,
+        source_id="eng:moved",
+        kind="ticket.status_changed",
+        visibility="public",
+        new_value="in_progress",
+        occurred_at=opened + timedelta(minutes=5),
+    )
+    session.add(moved)
+    await session.flush()
+    session.add(
+        Delivery(
+            idempotency_key=f"ticket_event:{moved.id}:user:{erin.id}:in_app",
+            event_key=f"ticket_event:{moved.id}",
+            recipient_key=f"user:{erin.id}",
+            channel="in_app",
+            user_id=erin.id,
+            timing="send",
+            status="sent",
+            deliver_at=moved.occurred_at,
+            sent_at=moved.occurred_at + timedelta(seconds=90),
+        )
+    )
+    await session.commit()
+    params = {"from": "2026-11-19T00:00:00Z", "to": "2026-11-20T00:00:00Z"}
+    body = (
+        await client.get("/api/v1/metrics/engagement", params=params, headers=auth(agent_token))
+    ).json()
+    assert body["tickets"] == 2
+    assert body["followers_per_ticket"] == 1.5  # two requesters + Sam, over two tickets
+    assert body["chat_messages_per_ticket"] == 1.5
+    assert body["share_with_chat"] == 0.5
+    assert body["deliveries_by_channel"] == {"in_app": 1}
+    assert body["requester_told_median_seconds"] == 90
