@@ -102,3 +102,66 @@ async def test_metrics_report_sync_lag_per_connector(
     )
     assert 299 < float(lag.split()[-1]) < 400
     assert 'socialdesk_connector_paused{connector="Lagging desk"} 1.0' in text
+
+
+async def test_metrics_report_outbox_depth_and_age(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    from datetime import timedelta
+
+    from app.kit.clock import utcnow
+    from app.models import Delivery
+
+    for n in range(3):
+        session.add(
+            Delivery(
+                idempotency_key=f"metrics:{n}",
+                event_key="metrics:e",
+                recipient_key=f"user:{n}",
+                channel="email",
+                timing="send",
+                status="pending",
+                deliver_at=utcnow() - timedelta(minutes=10),
+            )
+        )
+    await session.commit()
+    text = (await client.get("/metrics")).text
+    assert 'socialdesk_outbox_depth{status="pending"} 3.0' in text
+    oldest = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("socialdesk_outbox_oldest_age_seconds ")
+    )
+    assert float(oldest.split()[-1]) >= 600
+
+
+async def test_policy_decisions_are_counted_by_outcome(session: AsyncSession) -> None:
+    from prometheus_client import REGISTRY
+
+    from app.kit.clock import utcnow
+    from app.models import TicketEvent
+    from app.policy.ticket_events import notify_ticket_events
+    from tests.factories import create_ticket, create_user
+
+    def count(outcome: str) -> float:
+        value = REGISTRY.get_sample_value("socialdesk_policy_decisions_total", {"outcome": outcome})
+        return value or 0.0
+
+    erin, _ = await create_user(session)
+    ticket = await create_ticket(session, requester=erin)
+    event = TicketEvent(
+        connector_id=ticket.connector_id,
+        ticket_id=ticket.id,
+        source_id="prom:1",
+        kind="ticket.commented",
+        visibility="internal",
+        body="db01 rebooted",
+        occurred_at=utcnow(),
+    )
+    session.add(event)
+    await session.flush()
+    before = count("suppress")
+    decisions = await notify_ticket_events(session, [event])
+    suppressed = sum(1 for d in decisions if d.outcome == "suppress")
+    assert suppressed > 0
+    assert count("suppress") - before == suppressed

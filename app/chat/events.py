@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.chat.service import ChatMessageEvent
 from app.db import unit_of_work
 from app.kit.clock import utcnow
+from app.metrics.prometheus import CHAT_MESSAGES
 from app.models import ChatMessage, Role, Ticket, User
 from app.policy.evaluator import Actor, PolicyEvent, TicketFacts
 from app.policy.notify import notify_event
@@ -54,6 +55,7 @@ async def notify_chat_messages(session: AsyncSession, events: Sequence[ChatMessa
         rows = await session.execute(select(User.id, User.role).where(User.id.in_(authors)))
         roles = {uid: Role(role) for uid, role in rows.all()}
     for event in events:
+        CHAT_MESSAGES.labels(visibility=event.visibility).inc()
         ticket = tickets[event.ticket_id]
         role = roles.get(event.author_user_id) if event.author_user_id is not None else None
         policy_event = PolicyEvent(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
@@ -56,7 +56,22 @@ async def refresh_connectors(session: AsyncSession) -> None:
         CONNECTOR_PAUSED.labels(connector=name).set(1 if paused else 0)
 
 
+async def refresh_outbox(session: AsyncSession) -> None:
+    from app.models import Delivery  # the outbox's table; read-only here
+
+    rows = await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+    for status, count in rows.all():
+        OUTBOX_DEPTH.labels(status=status).set(count)
+    oldest = await session.scalar(
+        select(func.min(Delivery.deliver_at)).where(
+            Delivery.status == "pending", Delivery.deliver_at <= utcnow()
+        )
+    )
+    OUTBOX_OLDEST.set((utcnow() - oldest).total_seconds() if oldest is not None else 0)
+
+
 REFRESHERS.append(refresh_connectors)
+REFRESHERS.append(refresh_outbox)
 
 
 async def refresh(session: AsyncSession) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
 from app.kit.clock import utcnow
+from app.metrics.prometheus import DELIVERIES
 from app.models import Delivery
 from app.notifications.channels import Channel, DeliveryResult, Outcome
 from app.notifications.compose import Composed, ComposeSettings, compose
@@ -216,6 +217,9 @@ class Relay:
                 health.setdefault(row.destination_id, []).append((ok, settlement.detail))
         async with unit_of_work(self.sessionmaker) as session:
             await repository.settle(session, settlements, owner=self.owner, now=now)
+        for row, settlement in zip(rows, settlements, strict=True):
+            DELIVERIES.labels(channel=row.channel, outcome=settlement.outcome).inc()
+        async with unit_of_work(self.sessionmaker) as session:
             if composed.refused_items:
                 await _refuse_items(session, composed.refused_items, now)
             await do_record_destination_health(

@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
+from app.metrics.prometheus import POLICY_DECISIONS
 from app.models import PolicyDecision
 from app.policy import repository
 from app.policy.approvals import do_request_approval
@@ -68,6 +69,8 @@ async def notify_event(
         decision_row(d, event, by_key[d.recipient_key], active.version_id, now) for d in decisions
     ]
     await repository.insert_decisions(session, rows)
+    for decision in decisions:
+        POLICY_DECISIONS.labels(outcome=decision.outcome).inc()
     held = [decision for decision in decisions if decision.outcome == "hold"]
     if held and scope.approved_by_user_id is None:
         await do_request_approval(

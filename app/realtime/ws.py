@@ -24,6 +24,7 @@ from app.chat import frames
 from app.chat.socket import HANDLERS, error_for
 from app.db import unit_of_work
 from app.kit.errors import AppError
+from app.metrics.prometheus import WS_CONNECTIONS
 from app.models import User
 from app.realtime.connection import Connection
 from app.realtime.hub import ChatHub, get_hub
@@ -55,9 +56,11 @@ async def chat_socket(websocket: WebSocket) -> None:
         }
     )
     inbox = asyncio.create_task(_forward_notifications(hub, conn), name="ws-notifications")
+    WS_CONNECTIONS.inc()
     try:
         await _receive_loop(websocket, hub, conn)
     finally:
+        WS_CONNECTIONS.dec()
         inbox.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await inbox

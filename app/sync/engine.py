@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import unit_of_work
 from app.kit.clock import utcnow
 from app.kit.secrets import SecretBox
+from app.metrics.prometheus import SYNC_EVENTS, SYNC_FAILURES
 from app.models import ConnectorInstance
 from app.realtime.bus import Bus
 from app.sync import instances
@@ -63,6 +64,8 @@ class SyncReport:
         self.tickets_created += result.tickets_created
         self.tickets_updated += result.tickets_updated
         self.events_ingested += len(result.events)
+        for event in result.events:
+            SYNC_EVENTS.labels(connector=str(self.instance_id), kind=event.kind).inc()
         self.duplicates += result.duplicates
         self.own_writes += result.own_writes
         self.skipped += result.skipped
@@ -211,5 +214,6 @@ async def _record_failure(
             retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
             delay = backoff_seconds(instance.consecutive_failures, poll_interval, retry_after)
             instance.next_attempt_at = now + timedelta(seconds=delay)
+    SYNC_FAILURES.labels(connector=str(instance_id), code=message.split(":", 1)[0]).inc()
     log.warning("sync of connector %s failed: %s", instance_id, message)
     return message
