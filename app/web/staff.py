@@ -16,6 +16,7 @@ from app.deps import Session
 from app.kit.clock import utcnow
 from app.kit.errors import AppError
 from app.metrics import service as metrics
+from app.metrics import surveys
 from app.models import Role, User
 from app.web.charts import bar_chart
 from app.web.context import Viewer, render, to_login, viewer
@@ -71,13 +72,20 @@ async def metrics_page(request: Request, session: Session, days: int = 30) -> Re
         "First-response time distribution (tickets)",
         [(label, float(sum(1 for h in hours if lo <= h < hi))) for label, lo, hi in buckets],
     )
+    csat = await surveys.report(session, since=since, until=until)
+    satisfaction = bar_chart(
+        "Satisfaction: average rating by day (1-5)",
+        [(d.date.isoformat(), d.average) for d in csat.daily],
+        maximum=5,
+    )
     return render(
         request,
         "admin/metrics.html",
         current,
         report=report,
         days=days,
-        charts=[share, distribution],
+        charts=[share, distribution, satisfaction],
+        csat=csat,
     )
 
 

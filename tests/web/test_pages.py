@@ -132,6 +132,7 @@ async def test_admin_creates_a_user_and_reads_the_metrics_dashboard(
     await page.goto("/admin/metrics")
     await expect(page.get_by_role("heading", name="Metrics — last 30 days")).to_be_visible()
     await expect(page.get_by_text("Share of tickets answered within SLA")).to_be_visible()
+    await expect(page.get_by_text("Satisfaction: average rating by day")).to_be_visible()
     await page.screenshot(path=str(SHOTS / "admin-metrics.png"), full_page=True)
     await context.close()
 
