@@ -62,6 +62,10 @@ class Runtime:
         from app.chat.events import ChatNotifier
 
         notifier = ChatNotifier(self.sessionmaker)
+        from app.status.mailer import StatusMailer  # the status page's opt-in mails
+
+        mailer = StatusMailer(self.sessionmaker, self.settings)
+        self._tasks.append(asyncio.create_task(mailer.run(self._stop), name="status-mailer"))
         self._tasks.append(asyncio.create_task(notifier.run(self._stop), name="chat-notifier"))
         # notifications (issue 6): the delivery relay sends the outbox on every channel.
         from app.outbox.worker import build_relay

@@ -71,6 +71,22 @@ def build_email(message: OutboundMessage, *, sender: str, domain: str) -> MIMEMu
     return mail
 
 
+def smtp_client(smtp_url: str, *, timeout: float = 30) -> aiosmtplib.SMTP:
+    """An (unconnected) client for SOCIALDESK_SMTP_URL."""
+    url = urlsplit(smtp_url)
+    if url.scheme not in _PORTS:
+        raise ValueError(f"SOCIALDESK_SMTP_URL scheme must be one of {', '.join(_PORTS)}")
+    return aiosmtplib.SMTP(
+        hostname=url.hostname or "localhost",
+        port=url.port or _PORTS[url.scheme],
+        username=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+        use_tls=url.scheme == "smtps",
+        start_tls=url.scheme == "smtp+starttls",
+        timeout=timeout,
+    )
+
+
 class EmailChannel(ChannelBase):
     key: ClassVar[str] = "email"
 
@@ -86,18 +102,7 @@ class EmailChannel(ChannelBase):
 
     def _client(self) -> aiosmtplib.SMTP:
         assert self.smtp_url is not None
-        url = urlsplit(self.smtp_url)
-        if url.scheme not in _PORTS:
-            raise ValueError(f"SOCIALDESK_SMTP_URL scheme must be one of {', '.join(_PORTS)}")
-        return aiosmtplib.SMTP(
-            hostname=url.hostname or "localhost",
-            port=url.port or _PORTS[url.scheme],
-            username=unquote(url.username) if url.username else None,
-            password=unquote(url.password) if url.password else None,
-            use_tls=url.scheme == "smtps",
-            start_tls=url.scheme == "smtp+starttls",
-            timeout=self.timeout,
-        )
+        return smtp_client(self.smtp_url, timeout=self.timeout)
 
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         check_egress(message)
