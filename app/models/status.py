@@ -198,6 +198,10 @@ class StatusOutbound(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    # For kind "status_update": the published update this mail carries.
+    update_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("status_updates.id", ondelete="CASCADE"), default=None
+    )
 
 
 class FeedToken(IdMixin, Base):

@@ -21,9 +21,17 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Incident, Service, StatusUpdate
+from app.models import (
+    Incident,
+    Service,
+    StatusOutbound,
+    StatusUpdate,
+    Subscriber,
+    SubscriberService,
+)
 from app.policy.evaluator import Actor, PolicyEvent
 from app.policy.notify import notify_event
 from app.policy.sources import EventScope, SourcedEvent, register_event_source
@@ -93,6 +101,8 @@ async def on_status_update_published(session: AsyncSession, update: StatusUpdate
     if update.audience == "public":
         scope = replace(scope, approved_by_user_id=update.decided_by_user_id)
     decisions = await notify_event(session, policy_event_for(update, incident), scope)
+    if update.audience == "public":
+        await _mail_subscribers(session, update, [s.id for _, s in impacts.get(incident.id, [])])
     log.info(
         "status update %s published (incident %s, audience %s): %d decisions",
         update.id,
@@ -100,3 +110,27 @@ async def on_status_update_published(session: AsyncSession, update: StatusUpdate
         update.audience,
         len(decisions),
     )
+
+
+async def _mail_subscribers(
+    session: AsyncSession, update: StatusUpdate, service_ids: list[int]
+) -> None:
+    """One outbound mail per confirmed e-mail subscriber of the affected services."""
+    if not service_ids:
+        return
+    stmt = (
+        select(Subscriber.id)
+        .join(SubscriberService, SubscriberService.subscriber_id == Subscriber.id)
+        .where(
+            SubscriberService.service_id.in_(service_ids),
+            Subscriber.kind == "email",
+            Subscriber.confirmed_at.is_not(None),
+            Subscriber.unsubscribed_at.is_(None),
+        )
+        .distinct()
+    )
+    for subscriber_id in (await session.execute(stmt)).scalars():
+        session.add(
+            StatusOutbound(kind="status_update", subscriber_id=subscriber_id, update_id=update.id)
+        )
+    await session.flush()

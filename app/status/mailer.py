@@ -18,16 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.db import unit_of_work
 from app.kit.clock import utcnow
-from app.models import StatusOutbound, Subscriber
+from app.models import Incident, StatusOutbound, StatusUpdate, Subscriber
 from app.notifications.channels.email import sender_domain, smtp_client
-from app.status.subscribers import confirmation_message
+from app.policy.egress import guard_egress
+from app.status.publishing import audience_title
+from app.status.subscribers import confirmation_message, unsubscribe_token
 
 log = logging.getLogger(__name__)
 BATCH = 50
 
 
 async def send_pending(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """Send one batch of pending confirmation mails; how many went out."""
+    """Send one batch of pending mails (opt-in confirmations, published updates)."""
     if not settings.smtp_url:
         return 0
     secret = settings.require_secret_key()
@@ -36,23 +38,21 @@ async def send_pending(sessionmaker: async_sessionmaker[AsyncSession], settings:
             await session.execute(
                 select(StatusOutbound, Subscriber)
                 .join(Subscriber, Subscriber.id == StatusOutbound.subscriber_id)
-                .where(
-                    StatusOutbound.sent_at.is_(None),
-                    StatusOutbound.kind == "subscription_confirmation",
-                )
+                .where(StatusOutbound.sent_at.is_(None))
                 .order_by(StatusOutbound.id)
                 .limit(BATCH)
             )
         ).all()
         mails = []
         for outbound, subscriber in rows:
-            if subscriber.email is None or subscriber.confirmed_at is not None:
-                outbound.sent_at = utcnow()  # nothing to confirm any more
+            message = await _message(session, secret, settings.base_url, outbound, subscriber)
+            if message is None:
+                outbound.sent_at = utcnow()  # nothing to send any more
                 continue
-            subject, text = confirmation_message(secret, settings.base_url, subscriber)
+            subject, text = message
             mail = EmailMessage()
             mail["From"] = f"IT service status <status@{sender_domain(settings.base_url)}>"
-            mail["To"] = subscriber.email
+            mail["To"] = str(subscriber.email)
             mail["Subject"] = subject
             mail.set_content(text)
             mails.append((outbound.id, mail))
@@ -71,6 +71,35 @@ async def send_pending(sessionmaker: async_sessionmaker[AsyncSession], settings:
         with contextlib.suppress(Exception):
             await client.quit()
     return sent
+
+
+async def _message(
+    session: AsyncSession,
+    secret: str,
+    base_url: str,
+    outbound: StatusOutbound,
+    subscriber: Subscriber,
+) -> tuple[str, str] | None:
+    """Subject and text, or None when the mail has become pointless."""
+    if subscriber.email is None or subscriber.unsubscribed_at is not None:
+        return None
+    if outbound.kind == "subscription_confirmation":
+        if subscriber.confirmed_at is not None:
+            return None
+        return confirmation_message(secret, base_url, subscriber)
+    update = await session.get(StatusUpdate, outbound.update_id or 0)
+    if update is None or update.state != "published" or update.audience != "public":
+        return None
+    incident = await session.get(Incident, update.incident_id)
+    if incident is None or update.published_body is None:
+        return None
+    # Only the approved public text leaves, and the egress guard says so once more.
+    guard_egress("public", "public", False, "public", may_see_ticket=True, channel="subscribers")
+    base = base_url.rstrip("/")
+    leave = f"{base}/status/unsubscribe/{unsubscribe_token(secret, subscriber)}"
+    subject = f"[Status] {audience_title(incident)}: {update.to_status.replace('_', ' ')}"
+    text = f"{update.published_body}\n\nStatus page: {base}/status\nStop these mails: {leave}\n"
+    return subject, text
 
 
 class StatusMailer:
