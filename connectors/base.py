@@ -9,7 +9,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
@@ -106,6 +107,29 @@ class WriteNotApplied(ConnectorError):
 
 class NotSupported(ConnectorError):
     code = "not_supported"
+
+
+class NotFound(ConnectorError):
+    """The record does not exist or is not visible to these credentials (404)."""
+
+    code = "not_found"
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Parse `Retry-After` (seconds or an HTTP date) into seconds from now."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 # --- normalized data ----------------------------------------------------------------------

@@ -17,8 +17,10 @@ from connectors.base import (
     AuthError,
     ConfigError,
     ConnectorError,
+    NotFound,
     RateLimited,
     TransientError,
+    retry_after_seconds,
 )
 from connectors.redmine.models import (
     CurrentUser,
@@ -32,29 +34,6 @@ M = TypeVar("M", bound=BaseModel)
 
 # Redmine caps `limit` at 100 and reads 0 or a missing limit as 25.
 PAGE_LIMIT = 100
-
-
-class NotFound(ConnectorError):
-    """The record does not exist or is not visible to this key (404)."""
-
-    code = "not_found"
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Parse `Retry-After` (seconds or an HTTP date) into seconds from now."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _server_date(response: httpx.Response) -> datetime:

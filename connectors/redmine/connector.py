@@ -23,6 +23,7 @@ from connectors.base import (
     Health,
     NormalizedPriority,
     NormalizedStatus,
+    NotFound,
     Person,
     TicketChange,
     TicketSnapshot,
@@ -31,7 +32,7 @@ from connectors.base import (
     WriteNotApplied,
 )
 from connectors.redmine.changes import IssueTranslator, Lookups
-from connectors.redmine.client import NotFound, RedmineClient
+from connectors.redmine.client import RedmineClient
 from connectors.redmine.comments import has_marker, with_marker
 from connectors.redmine.config import RedmineConfig
 from connectors.redmine.cursor import SETTLE, RedmineCursor

@@ -7,8 +7,6 @@ admin can act on and never the token (it travels in a header, not in URLs).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -18,37 +16,16 @@ from connectors.base import (
     AuthError,
     ConfigError,
     ConnectorError,
+    NotFound,
     RateLimited,
     TransientError,
+    retry_after_seconds,
 )
 from connectors.rt.models import TICKET_FIELDS, USER_FIELDS
 
 # RT clamps `per_page` at 100 (default 20).
 PAGE_SIZE = 100
 Params = dict[str, str | int]
-
-
-class NotFound(ConnectorError):
-    """The record does not exist (404)."""
-
-    code = "not_found"
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Parse `Retry-After` (seconds or an HTTP date) into seconds from now."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _message(response: httpx.Response) -> str:

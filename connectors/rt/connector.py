@@ -22,6 +22,7 @@ from connectors.base import (
     Health,
     NormalizedPriority,
     NormalizedStatus,
+    NotFound,
     Person,
     TicketChange,
     TicketSnapshot,
@@ -30,7 +31,7 @@ from connectors.base import (
     WriteNotApplied,
 )
 from connectors.rt.changes import MESSAGE_TYPES, TYPES, Lookups, TransactionTranslator
-from connectors.rt.client import NotFound, RTClient
+from connectors.rt.client import RTClient
 from connectors.rt.comments import has_marker, with_marker
 from connectors.rt.config import RTConfig
 from connectors.rt.cursor import RTCursor

@@ -13,10 +13,11 @@ from connectors.base import (
     ConfigError,
     ConnectorConfig,
     ConnectorError,
+    NotFound,
     RateLimited,
     TransientError,
+    retry_after_seconds,
 )
-from connectors.redmine.client import NotFound, retry_after_seconds
 from connectors.redmine.connector import RedmineConnector
 from tests.connectors.redmine.fake_redmine import FakeRedmine, empty, make_connector
 

@@ -13,11 +13,12 @@ from connectors.base import (
     ConfigError,
     ConnectorConfig,
     ConnectorError,
+    NotFound,
     RateLimited,
     TransientError,
     Visibility,
+    retry_after_seconds,
 )
-from connectors.rt.client import NotFound, retry_after_seconds
 from connectors.rt.connector import RTConnector
 from connectors.rt.models import quote, rt_timestamp
 from tests.connectors.rt.fake_rt import FakeRT, answer, make_connector

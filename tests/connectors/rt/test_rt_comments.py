@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from connectors.base import AuthError, ChangeKind, Visibility, WriteNotApplied
-from connectors.rt.client import NotFound
+from connectors.base import AuthError, ChangeKind, NotFound, Visibility, WriteNotApplied
 from connectors.rt.comments import with_marker
 from tests.connectors.rt.fake_rt import FakeRT, drain, make_connector
 
