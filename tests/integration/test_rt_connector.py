@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -23,59 +22,10 @@ from connectors.base import (
 )
 from connectors.rt.connector import RTConnector
 from tests.integration.peers import closed_port_url
+from tests.integration.rt_desk import RTDesk
 
 pytestmark = pytest.mark.integration
 PUBLIC, INTERNAL = Visibility.PUBLIC, Visibility.INTERNAL
-
-
-class RTAPI:
-    """RT's REST 2 API as a person would use it (to make things happen)."""
-
-    def __init__(self, http: httpx.AsyncClient, env: dict[str, str]) -> None:
-        self.http, self.env = http, env
-        self.rest = env["RT_URL"] + "/REST/2.0"
-
-    def _headers(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"token {self.env[f'RT_{who.upper()}_TOKEN']}"}
-
-    async def create(self, who: str, subject: str) -> int:
-        ticket = {
-            "Queue": self.env["RT_QUEUE"],
-            "Subject": subject,
-            "Requestor": self.env["RT_USER_EMAIL"],
-            "Content": f"{subject}: details.",
-            "ContentType": "text/plain",
-        }
-        response = await self.http.post(
-            f"{self.rest}/ticket", json=ticket, headers=self._headers(who)
-        )
-        assert response.status_code == 201, response.text
-        return int(response.json()["id"])
-
-    async def message(self, who: str, ticket_id: int, action: str, content: str) -> None:
-        response = await self.http.post(
-            f"{self.rest}/ticket/{ticket_id}/{action}",
-            json={"Content": content, "ContentType": "text/plain"},
-            headers=self._headers(who),
-        )
-        assert response.status_code == 201, response.text
-
-    async def update(self, who: str, ticket_id: int, **fields: Any) -> None:
-        response = await self.http.put(
-            f"{self.rest}/ticket/{ticket_id}", json=fields, headers=self._headers(who)
-        )
-        assert response.status_code == 200, response.text
-        assert all("changed" in m for m in response.json()), response.text
-
-    async def history(self, who: str, ticket_id: int) -> dict[str, str]:
-        """Transaction id → type, as this user may see them."""
-        response = await self.http.get(
-            f"{self.rest}/ticket/{ticket_id}/history",
-            params={"fields": "Type", "per_page": 100},
-            headers=self._headers(who),
-        )
-        response.raise_for_status()
-        return {str(t["id"]): t["Type"] for t in response.json()["items"]}
 
 
 def connector(
@@ -106,12 +56,12 @@ def of_ticket(changes: list[TicketChange], ticket_id: int) -> list[TicketChange]
 
 
 @pytest.fixture
-def api(http: httpx.AsyncClient, rt_env: dict[str, str]) -> RTAPI:
-    return RTAPI(http, rt_env)
+def api(http: httpx.AsyncClient, rt_env: dict[str, str]) -> RTDesk:
+    return RTDesk(http, rt_env)
 
 
 async def test_changes_since_reports_the_ticket_history(
-    api: RTAPI, http: httpx.AsyncClient, rt_env: dict[str, str]
+    api: RTDesk, http: httpx.AsyncClient, rt_env: dict[str, str]
 ) -> None:
     conn = connector(http, rt_env)
     start = await conn.cursor_at(datetime.now(UTC))
@@ -153,7 +103,7 @@ async def test_changes_since_reports_the_ticket_history(
 
 
 async def test_add_comment_public_and_internal(
-    api: RTAPI, http: httpx.AsyncClient, rt_env: dict[str, str]
+    api: RTDesk, http: httpx.AsyncClient, rt_env: dict[str, str]
 ) -> None:
     conn = connector(http, rt_env)
     ticket = await api.create("user", "Laptop fan noisy")
@@ -180,7 +130,7 @@ async def test_add_comment_public_and_internal(
 
 
 async def test_customer_token_cannot_write_internal_notes(
-    api: RTAPI, http: httpx.AsyncClient, rt_env: dict[str, str]
+    api: RTDesk, http: httpx.AsyncClient, rt_env: dict[str, str]
 ) -> None:
     ticket = await api.create("user", "Cannot print")
     conn = connector(http, rt_env, who="user")
@@ -206,7 +156,7 @@ class TestCheck:
         ).remote_identity
 
     async def test_customer_token_lacks_comment_right(
-        self, api: RTAPI, http: httpx.AsyncClient, rt_env: dict[str, str]
+        self, api: RTDesk, http: httpx.AsyncClient, rt_env: dict[str, str]
     ) -> None:
         await api.create("user", "Check my rights")
         health = await connector(http, rt_env, who="user").check()
