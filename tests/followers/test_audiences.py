@@ -94,7 +94,7 @@ class TestNotifyThenEnqueue:
         scope = EventScope(ticket_id=ticket.id)
 
         active = await active_policy(session)
-        # The shipped policy routes nothing to webhooks yet; one that does, for this test:
+        # A policy of its own, so this test does not depend on the shipped one:
         policy = ActivePolicy(active.version_id, active.version, parse_policy(HEAR_RESOLUTION))
         decisions = await notify_event(session, event, scope, policy=policy)
         # notify_event enqueued them already (app.wiring); a second enqueue adds nothing.
@@ -119,3 +119,27 @@ class TestNotifyThenEnqueue:
         assert resolved.users is not None
         assert isinstance(resolved.users, Select)
         assert list((await session.execute(resolved.users)).scalars()) == [erin.id]
+
+
+class TestDefaultPolicyReachesChatAppsAndWebhooks:
+    async def test_a_followers_webhook_hears_a_resolution_under_the_shipped_policy(
+        self,
+        wired: None,
+        session: AsyncSession,
+        db: async_sessionmaker[AsyncSession],
+        receiver: tuple[HttpReceiver, str],
+    ) -> None:
+        server, url = receiver
+        erin, _ = await create_user(session)
+        agent, _ = await create_user(session, role=Role.AGENT)
+        ticket = await create_ticket(session, requester=erin)
+        from app.models import TicketFollow
+
+        session.add(TicketFollow(ticket_id=ticket.id, user_id=agent.id, source="manual"))
+        await add_destination(session, agent.id, "webhook", url, secret=WEBHOOK_SECRET)
+        event = ticket_event(ticket, type="ticket.resolved")
+        await notify_event(session, event, EventScope(ticket_id=ticket.id))  # active policy
+        await session.commit()
+        await make_relay(db).drain()
+        assert len(server.requests) == 1
+        assert "resolved" in server.requests[0].body.decode()
