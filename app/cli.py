@@ -82,6 +82,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     from app.demo import ensure_secret_key, seed
 
+    if "base_url" not in settings.model_fields_set:
+        # Links in the demo's notifications point at the port it actually serves on.
+        settings = settings.model_copy(update={"base_url": f"http://{args.host}:{args.port}"})
     ensure_secret_key(settings)
     asyncio.run(_migrate(settings))
 

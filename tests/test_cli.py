@@ -206,6 +206,19 @@ def test_demo_serves_tickets_that_keep_changing(tmp_path: Path, settings: Settin
         assert changed != first, "nothing changed within 30 s"
         mine = httpx.get(f"{url}/api/v1/tickets?limit=200", headers=erin).json()["items"]
         assert all(t["requester_name"] == "Erin Employee" for t in mine)
+        # People hear about the desk's activity (which people depends on the random seed),
+        # and the links point at the port the demo serves on.
+        deadline = time.monotonic() + 60
+        inbox: list[dict[str, object]] = []
+        while not inbox and time.monotonic() < deadline:
+            time.sleep(1)
+            for token in logins.values():
+                inbox += httpx.get(
+                    f"{url}/api/v1/me/notifications",
+                    headers={"Authorization": f"Bearer {token}"},
+                ).json()["items"]
+        assert inbox, "no notification reached any demo user"
+        assert all(str(n["url"]).startswith(url) for n in inbox if n["url"])
     finally:
         process.terminate()
         process.wait(timeout=20)
