@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Poll cadence of the sync worker's scheduler; each instance has its own poll_interval.
     sync_tick_seconds: float = 1.0
+    # Agents who write on a ticket (chat or comment) follow it from then on.
+    follow_on_comment: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -61,7 +61,9 @@ class Runtime:
         # chat.message -> policy decisions -> outbox rows, off the chat write path.
         from app.chat.events import ChatNotifier
 
-        notifier = ChatNotifier(self.sessionmaker)
+        notifier = ChatNotifier(
+            self.sessionmaker, follow_on_comment=self.settings.follow_on_comment
+        )
         from app.status.mailer import StatusMailer  # the status page's opt-in mails
 
         mailer = StatusMailer(self.sessionmaker, self.settings)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.chat.service import ChatMessageEvent
 from app.db import unit_of_work
+from app.followers.service import do_follow_as_participant
 from app.kit.clock import utcnow
 from app.metrics.prometheus import CHAT_MESSAGES
 from app.models import ChatMessage, Role, Ticket, User
@@ -31,7 +32,9 @@ BATCH = 200
 log = logging.getLogger(__name__)
 
 
-async def notify_chat_messages(session: AsyncSession, events: Sequence[ChatMessageEvent]) -> None:
+async def notify_chat_messages(
+    session: AsyncSession, events: Sequence[ChatMessageEvent], *, follow_on_comment: bool = True
+) -> None:
     """Decide every new message's notifications in the messages' own transaction."""
     if not events:
         return
@@ -82,6 +85,11 @@ async def notify_chat_messages(session: AsyncSession, events: Sequence[ChatMessa
             subject=f"chat message on ticket {ticket.external_id}: {ticket.title}",
         )
         await notify_event(session, policy_event, scope)
+        if follow_on_comment and role is not None and role.is_staff:
+            # An agent who wrote on a ticket hears what happens next (unless they opted out).
+            await do_follow_as_participant(
+                session, ticket_id=ticket.id, user_id=event.author_user_id or 0
+            )
 
 
 def _event_of(message: ChatMessage, connector_id: int) -> ChatMessageEvent:
@@ -96,7 +104,9 @@ def _event_of(message: ChatMessage, connector_id: int) -> ChatMessageEvent:
     )
 
 
-async def notify_pending(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+async def notify_pending(
+    sessionmaker: async_sessionmaker[AsyncSession], *, follow_on_comment: bool = True
+) -> int:
     """React to one batch of stored, not yet notified messages; how many were handled."""
     async with unit_of_work(sessionmaker) as session:
         stmt = (
@@ -110,7 +120,9 @@ async def notify_pending(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         rows = (await session.execute(stmt)).all()
         if not rows:
             return 0
-        await notify_chat_messages(session, [_event_of(m, cid) for m, cid in rows])
+        await notify_chat_messages(
+            session, [_event_of(m, cid) for m, cid in rows], follow_on_comment=follow_on_comment
+        )
         await session.execute(
             update(ChatMessage)
             .where(ChatMessage.id.in_([m.id for m, _ in rows]))
@@ -123,14 +135,23 @@ async def notify_pending(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
 class ChatNotifier:
     """The worker: polls for stored messages nobody has reacted to yet."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, tick: float = 0.5):
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        tick: float = 0.5,
+        follow_on_comment: bool = True,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.tick = tick
+        self.follow_on_comment = follow_on_comment
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                handled = await notify_pending(self.sessionmaker)
+                handled = await notify_pending(
+                    self.sessionmaker, follow_on_comment=self.follow_on_comment
+                )
             except Exception:
                 log.exception("chat notifications failed; retrying")
                 handled = 0

@@ -69,3 +69,34 @@ async def test_requester_hears_public_replies_and_never_internal_ones(
         )
         assert decisions
         assert set(decisions) == {"suppress"}
+
+
+async def test_an_agent_who_writes_follows_the_ticket_unless_configured_otherwise(
+    client: httpx.AsyncClient, session: AsyncSession, db: async_sessionmaker[AsyncSession]
+) -> None:
+    from app.models import TicketFollow
+
+    erin, _ = await create_user(session)
+    agent, agent_token = await create_user(session, role=Role.AGENT)
+    quiet, quiet_token = await create_user(session, role=Role.AGENT)
+    first = await create_ticket(session, requester=erin)
+    second = await create_ticket(session, requester=erin)
+    await session.commit()
+    await client.post(
+        f"/api/v1/tickets/{first.id}/messages", json={"body": "Looking."}, headers=auth(agent_token)
+    )
+    while await notify_pending(db):
+        pass
+    await client.post(
+        f"/api/v1/tickets/{second.id}/messages", json={"body": "Me too."}, headers=auth(quiet_token)
+    )
+    while await notify_pending(db, follow_on_comment=False):
+        pass
+    async with db() as check:
+        follows = (
+            await check.execute(
+                select(TicketFollow.ticket_id, TicketFollow.user_id, TicketFollow.source)
+            )
+        ).all()
+    assert (first.id, agent.id, "commented") in follows
+    assert all(user_id != quiet.id for _, user_id, _ in follows)
