@@ -44,7 +44,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front (waiting up to busy_timeout). A deferred
+        # BEGIN that reads first and then writes fails at once with "database is locked"
+        # when another process (a worker, a second server) committed in between.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
