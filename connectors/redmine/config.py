@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from connectors.base import ConfigError, ConnectorConfig
+from connectors.base import ConfigError, ConnectorConfig, normalize_base_url
 
 DEFAULT_POLL_INTERVAL = 10.0
-
-
-def normalize_base_url(url: str) -> str:
-    """Lower-case scheme and host, drop default ports, query, fragment and trailing slashes."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http(s) URL with a host")
-    host = parts.hostname.lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    default_port = 443 if scheme == "https" else 80
-    netloc = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
-    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 class RedmineConfig(BaseModel):
