@@ -35,6 +35,8 @@ def get_app_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": commit before the response is sent. The default ("request") would
+# answer first and commit afterwards, acknowledging writes that are not yet stored.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Bus = Annotated[BusType, Depends(get_bus)]
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
