@@ -13,12 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.followers.audiences import register_audiences
 from app.metrics.surveys import request_on_resolution
+from app.notifications.compose import register_composer
 from app.notifications.preferences import delivery_for
 from app.outbox.enqueue import enqueue_deliveries
 from app.policy import notify
 from app.policy.audiences import set_delivery_loader
 from app.policy.evaluator import Decision, PolicyEvent
 from app.policy.sources import EventScope
+from app.status.webhook_messages import compose_webhooks
+from app.status.webhooks import CHANNEL as STATUS_WEBHOOK_CHANNEL
 
 _wired = False
 
@@ -38,6 +41,8 @@ def wire_domains() -> None:
     set_delivery_loader(delivery_for)  # each user's channels, quiet hours and digest mode
     notify.decision_listeners.append(_enqueue)
     notify.decision_listeners.append(request_on_resolution)  # CSAT survey after resolution
+    # Status webhooks: the status domain composes its own outbox rows (published updates).
+    register_composer(STATUS_WEBHOOK_CHANNEL, compose_webhooks)
     # chat.message reactions run in app.chat.events.ChatNotifier (a worker), off the
     # chat write path; see Runtime.start_workers.
     _wired = True

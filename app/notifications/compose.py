@@ -5,12 +5,17 @@ may still see the ticket (the tickets domain's own rule), whether they still wan
 the destination and whether it is marked internal; then each part's text redacted with its
 decision's profile. Parts the egress guard refuses are dropped here already (a digest
 keeps its other parts); the channel runs the guard once more right before handing out.
+
+Rows of a channel whose destinations are no user's (the status domain's webhooks) are
+composed by the composer that domain registered for that channel (`register_composer`,
+connected in `app.wiring`), under the same rules: from the database as it is now, every
+text through the egress guard, refusals reported in `unsent`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -62,6 +67,18 @@ class Composed:
     unsent: dict[int, tuple[str, str]] = field(default_factory=dict)
     # digest items the guard dropped from their digest: item id -> reason.
     refused_items: dict[int, str] = field(default_factory=dict)
+
+
+ChannelComposer = Callable[
+    [AsyncSession, Sequence[Delivery], ComposeSettings, datetime], Awaitable[Composed]
+]
+# Channel key -> the composer of its rows (registered by the domain that owns the channel).
+composers: dict[str, ChannelComposer] = {}
+
+
+def register_composer(channel: str, composer: ChannelComposer) -> None:
+    """Let a domain compose the rows of its own channel (idempotent per channel)."""
+    composers[channel] = composer
 
 
 class _RoleStandIn:
@@ -147,8 +164,24 @@ async def compose(
     session: AsyncSession, rows: Sequence[Delivery], settings: ComposeSettings, *, now: datetime
 ) -> Composed:
     """Messages for claimed rows; rows with nothing to send are reported in `unsent`."""
-    batch = await _load(session, rows)
     composed = Composed()
+    foreign: dict[str, list[Delivery]] = {}
+    for row in rows:
+        if row.channel in composers:
+            foreign.setdefault(row.channel, []).append(row)
+    for channel, group in foreign.items():
+        try:
+            async with session.begin_nested():  # a failed composer leaves the pass usable
+                part = await composers[channel](session, group, settings, now)
+        except Exception as exc:  # a composer bug must not hold up the other channels
+            log.exception("deliveries of %s cannot be composed", channel)
+            reason = ("failed", f"cannot be composed: {type(exc).__name__}")
+            part = Composed(unsent=dict.fromkeys((r.id for r in group), reason))
+        composed.messages += part.messages
+        composed.unsent.update(part.unsent)
+        composed.refused_items.update(part.refused_items)
+    rows = [row for row in rows if row.channel not in composers]
+    batch = await _load(session, rows)
     for row in rows:
         try:
             message = _message(row, batch, settings, composed, now)

@@ -7,8 +7,10 @@ the text actually sent, the audience, and whether the recipient may see the tick
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from jinja2 import Environment
 
@@ -43,12 +45,16 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """Everything one channel needs for one delivery; built by compose, sent by a channel."""
+    """Everything one channel needs for one delivery; built by compose, sent by a channel.
+
+    `user_id` is None for a destination that is no user's (a status webhook, composed by
+    the status domain's composer); `document` is then the JSON body it receives, as is.
+    """
 
     delivery_id: int
     idempotency_key: str
     channel: str
-    user_id: int
+    user_id: int | None
     recipient_role: str
     recipient_name: str
     recipient_email: str
@@ -60,6 +66,7 @@ class OutboundMessage:
     target: Target | None = None
     unsubscribe_url: str | None = None
     digest: bool = False
+    document: Mapping[str, Any] | None = None
 
     @property
     def event_type(self) -> str:

@@ -12,11 +12,16 @@ to each of that user's enabled destinations of the kind (`...:user:7:dest:3:appr
   content: a status flapping open -> pending -> open inside the window becomes one row,
   sent once with the final state and the way it went ("open again, briefly pending"), due
   when the first update's window ends. Comments in a burst accumulate into one message.
+
+`enqueue_addressed` is for destinations that are no user's (a status webhook): one row per
+destination, due now, keyed `{event_key}:{recipient_key}:{channel}` the same way; the
+domain that owns the channel composes it at send time (`register_composer`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -218,3 +223,46 @@ def _fold(earlier: list[dict[str, Any]], row: dict[str, Any]) -> list[dict[str, 
         path = [*(earlier[-1].get("path") or []), latest.get("new_status")]
         return [{**latest, "path": path if latest.get("path") else None}]
     return [*earlier, latest]
+
+
+@dataclass(frozen=True, slots=True)
+class Addressed:
+    """A delivery to a destination that is no user's; `payload` says what, not the text."""
+
+    event_key: str
+    recipient_key: str
+    channel: str
+    payload: dict[str, Any]
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.event_key}:{self.recipient_key}:{self.channel}"
+
+
+async def enqueue_addressed(session: AsyncSession, items: Sequence[Addressed]) -> int:
+    """Outbox rows due now, in the caller's transaction; a key already there is skipped."""
+    if not items:
+        return 0
+    now = utcnow()
+    rows = [
+        {
+            "idempotency_key": item.idempotency_key,
+            "event_key": item.event_key,
+            "recipient_key": item.recipient_key,
+            "channel": item.channel,
+            "user_id": None,
+            "destination_id": None,
+            "ticket_id": None,
+            "timing": "send",
+            "status": "pending",
+            "collapse_key": None,
+            "payload": item.payload,
+            "rule_id": None,
+            "deliver_at": now,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for item in items
+    ]
+    return len(await insert_ignoring_conflicts(session, Delivery, rows, unique="idempotency_key"))

@@ -13,6 +13,7 @@ from app.notifications.channels import Channel
 from app.notifications.channels.apprise_urls import AppriseChannel
 from app.notifications.channels.email import EmailChannel
 from app.notifications.channels.in_app import InAppChannel
+from app.notifications.channels.status_webhook import StatusWebhookChannel
 from app.notifications.channels.webhook import WebhookChannel
 from app.notifications.compose import UNSUBSCRIBE_PURPOSE, ComposeSettings
 from app.outbox.relay import Relay, RelaySettings
@@ -35,12 +36,13 @@ def build_relay(
     *,
     relay_settings: RelaySettings | None = None,
 ) -> Relay:
-    """A relay with the in-app, e-mail, webhook and Apprise channels."""
+    """A relay with the in-app, e-mail, webhook, Apprise and status webhook channels."""
     channels: dict[str, Channel] = {
         "in_app": InAppChannel(sessionmaker, bus),
         "email": EmailChannel(settings.smtp_url, base_url=settings.base_url),
         "webhook": WebhookChannel(http),
         "apprise": AppriseChannel(),
+        "status_webhook": StatusWebhookChannel(http),
     }
     compose_settings = ComposeSettings(
         base_url=settings.base_url,

@@ -36,18 +36,18 @@ from app.policy.evaluator import Actor, PolicyEvent
 from app.policy.notify import notify_event
 from app.policy.sources import EventScope, SourcedEvent, register_event_source
 from app.status import repository
-from app.status.lifecycle import CLOSED_STATUSES
+from app.status.lifecycle import closes
+from app.status.webhooks import enqueue_webhooks
 
 log = logging.getLogger(__name__)
 
 
 def policy_event_for(update: StatusUpdate, incident: Incident) -> PolicyEvent:
     """The policy's view of a published update (`status.resolved` when it closes the incident)."""
-    closes = update.to_status in CLOSED_STATUSES and update.from_status not in CLOSED_STATUSES
     audience = update.audience
     return PolicyEvent(
         key=f"status.update:{update.id}",
-        type="status.resolved" if closes else "status.update",
+        type="status.resolved" if closes(update.from_status, update.to_status) else "status.update",
         # Internal status text is internal content; employees and public text is not.
         visibility="internal" if audience == "internal" else "public",
         occurred_at=update.published_at or update.created_at,
@@ -103,6 +103,8 @@ async def on_status_update_published(session: AsyncSession, update: StatusUpdate
     decisions = await notify_event(session, policy_event_for(update, incident), scope)
     if update.audience == "public":
         await _mail_subscribers(session, update, [s.id for _, s in impacts.get(incident.id, [])])
+    # Webhook subscribers whose audience may read this update (each at most once).
+    await enqueue_webhooks(session, update, impacts.get(incident.id, []))
     log.info(
         "status update %s published (incident %s, audience %s): %d decisions",
         update.id,

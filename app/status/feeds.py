@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.status import repository
 from app.status.lifecycle import ViewerAudience, label, readable_by
-from app.status.publishing import audience_title
 from app.status.render import to_html
-from app.status.view import release
+from app.status.view import release_update
 
 FEED_SIZE = 50
 FeedFormat = Literal["atom", "rss"]
@@ -35,12 +34,19 @@ async def feed_entries(session: AsyncSession, audience: ViewerAudience) -> list[
     impacts = await repository.impacts_for(session, {incident.id for _, incident in rows})
     entries = []
     for update, incident in rows:
-        if not any(service.visibility in readable for _, service in impacts[incident.id]):
+        released = release_update(update, incident, impacts[incident.id], audience, "feed")
+        if released is None:
             continue  # as on the page: an incident on services this audience cannot see
-        text = release(update, audience, "feed")
-        title = f"{audience_title(incident)}: {label(update.to_status)}"
-        published = update.published_at or update.created_at
-        entries.append(FeedEntry(update.id, incident.id, title, text, published))
+        title = f"{released.title}: {label(released.status)}"
+        entries.append(
+            FeedEntry(
+                released.update_id,
+                released.incident_id,
+                title,
+                released.text,
+                released.published_at,
+            )
+        )
     return entries
 
 

@@ -136,6 +136,11 @@ def impact_status(impact: str) -> ServiceStatus:
     return "under_maintenance" if impact == "maintenance" else impact  # type: ignore[return-value]
 
 
+def closes(from_status: str, to_status: str) -> bool:
+    """Whether an update moving `from_status -> to_status` resolves or completes its incident."""
+    return to_status in CLOSED_STATUSES and from_status not in CLOSED_STATUSES
+
+
 def is_active(kind: str, status: str) -> bool:
     """Whether an incident affects its services now (a maintenance only while in progress)."""
     if kind == "maintenance":

@@ -345,6 +345,26 @@ async def webhooks(session: AsyncSession) -> Sequence[Subscriber]:
     return (await session.execute(stmt)).scalars().all()
 
 
+async def webhooks_for_services(
+    session: AsyncSession, service_ids: Collection[int]
+) -> Sequence[tuple[Subscriber, int]]:
+    """Active webhook subscribers of these services, with each service they subscribed to."""
+    if not service_ids:
+        return []
+    stmt = (
+        select(Subscriber, SubscriberService.service_id)
+        .join(SubscriberService, SubscriberService.subscriber_id == Subscriber.id)
+        .where(
+            SubscriberService.service_id.in_(service_ids),
+            Subscriber.kind == "webhook",
+            Subscriber.confirmed_at.is_not(None),
+            Subscriber.unsubscribed_at.is_(None),
+        )
+        .order_by(Subscriber.id, SubscriberService.service_id)
+    )
+    return [(row[0], row[1]) for row in await session.execute(stmt)]
+
+
 async def feed_token_user_id(session: AsyncSession, token_hash: str) -> int | None:
     stmt = select(FeedToken.user_id).where(FeedToken.token_hash == token_hash)
     return (await session.execute(stmt)).scalar_one_or_none()

@@ -10,11 +10,13 @@ from pydantic import (
     AfterValidator,
     AnyHttpUrl,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from app.status.lifecycle import (
     Audience,
@@ -41,6 +43,18 @@ def _slug(value: str) -> str:
     if not SLUG.match(value):
         raise ValueError("a slug is 1-64 lower-case letters, digits and inner hyphens")
     return value
+
+
+MAX_URL = 999  # the column holds 1000, and a bare host gains a "/"
+
+
+def _webhook_url(value: object) -> object:
+    """Only http(s) URLs, said plainly (no file:, ftp:, javascript: or bare hosts)."""
+    if not isinstance(value, str) or not re.match(r"^https?://", value.strip(), re.IGNORECASE):
+        raise PydanticCustomError("url_scheme", "a webhook URL must be an http:// or https:// URL")
+    if len(value) > MAX_URL:
+        raise PydanticCustomError("url_too_long", f"a webhook URL has at most {MAX_URL} characters")
+    return value.strip()
 
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_BODY), AfterValidator(_stripped)]
@@ -235,7 +249,9 @@ class SubscribeIn(_In):
 
 
 class WebhookCreate(_In):
-    url: AnyHttpUrl
+    url: Annotated[AnyHttpUrl, BeforeValidator(_webhook_url)] = Field(
+        description="where updates are POSTed (http or https), signed with the secret"
+    )
     secret: Annotated[str, Field(min_length=16, max_length=200)]
     services: list[Slug] = Field(min_length=1, max_length=100)
     audience: Audience = Field(

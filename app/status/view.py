@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Incident, Service, StatusUpdate
+from app.models import Incident, IncidentService, Service, StatusUpdate
 from app.policy.egress import InternalContentLeak, guard_egress
 from app.status import repository
 from app.status.lifecycle import (
@@ -35,7 +35,7 @@ from app.status.render import to_html
 HISTORY_DAYS = 90
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 RECENT_DAYS = 7
-Channel = str  # "status_page" or "feed"
+Channel = str  # "status_page", "feed", or "status_webhook"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +126,49 @@ def release(update: StatusUpdate, audience: ViewerAudience, channel: Channel) ->
         channel=egress_channel,
     )
     return update.published_body
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedUpdate:
+    """One published update as an audience may read it on a channel (feeds, webhooks)."""
+
+    update_id: int
+    incident_id: int
+    title: str  # the incident's title this audience reads
+    status: str  # the status the update moved the incident to
+    text: str
+    published_at: datetime
+    services: tuple[tuple[str, str, str], ...]  # (slug, name, impact), visible to it
+
+
+def release_update(
+    update: StatusUpdate,
+    incident: Incident,
+    impacts: Sequence[tuple[IncidentService, Service]],
+    audience: ViewerAudience,
+    channel: Channel,
+) -> ReleasedUpdate | None:
+    """The update for this audience, or None when its incident is only on services the
+    audience cannot see (as on the page). Its text comes through `release`, so anything
+    not published to this audience raises InternalContentLeak instead of going out."""
+    readable = readable_by(audience)
+    visible = tuple(
+        (service.slug, service.name, link.impact)
+        for link, service in impacts
+        if service.visibility in readable
+    )
+    if not visible:
+        return None
+    text = release(update, audience, channel)
+    return ReleasedUpdate(
+        update_id=update.id,
+        incident_id=incident.id,
+        title=audience_title(incident),
+        status=update.to_status,
+        text=text,
+        published_at=update.published_at or update.created_at,
+        services=visible,
+    )
 
 
 def _release_service(service: Service, audience: ViewerAudience) -> None:
