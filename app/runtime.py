@@ -68,6 +68,15 @@ class Runtime:
 
         mailer = StatusMailer(self.sessionmaker, self.settings)
         self._tasks.append(asyncio.create_task(mailer.run(self._stop), name="status-mailer"))
+        # status (issue 7): resolving an incident writes a closing comment to linked tickets.
+        from app.status.closing import ClosingCommentWorker
+
+        closing = ClosingCommentWorker(
+            self.sessionmaker, self.box, self.http, base_url=self.settings.base_url
+        )
+        self._tasks.append(
+            asyncio.create_task(closing.run(self._stop), name="status-closing-comments")
+        )
         self._tasks.append(asyncio.create_task(notifier.run(self._stop), name="chat-notifier"))
         # notifications (issue 6): the delivery relay sends the outbox on every channel.
         from app.outbox.worker import build_relay

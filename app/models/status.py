@@ -142,12 +142,22 @@ class IncidentTicket(IdMixin, Base):
         BigId, ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The intent, stored when the incident is resolved; the write-back path carries it out.
+    # The intent, stored when the incident is resolved; the closing-comment worker
+    # (app.status.closing) carries it out through the ticket's connector.
     closing_update_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("status_updates.id", ondelete="SET NULL"), default=None
     )
     closing_requested_at: Mapped[datetime | None] = mapped_column(default=None)
     closing_written_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The worker's bookkeeping: tries, the next one, its lease, the last failure, a skip
+    # (the connector cannot write public comments), the comment's id in the system.
+    closing_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    closing_next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    closing_lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    closing_lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    closing_last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    closing_skipped_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    closing_external_comment_id: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class Subscriber(IdMixin, Base):

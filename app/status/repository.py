@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Exists, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Exists, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +25,7 @@ from app.models import (
     Subscriber,
     SubscriberService,
 )
+from app.status.lifecycle import CLOSED_STATUSES
 
 # --- services -----------------------------------------------------------------------------
 
@@ -249,18 +250,79 @@ async def request_closing_comments(
     )
 
 
-async def pending_closing_comments(session: AsyncSession, limit: int) -> Sequence[IncidentTicket]:
-    """Linked tickets whose closing comment is asked for and not written yet."""
+def _closing_free(now: datetime) -> list[ColumnElement[bool]]:
+    """Asked for, neither written nor skipped, and not leased to a live worker."""
+    return [
+        IncidentTicket.closing_requested_at.is_not(None),
+        IncidentTicket.closing_written_at.is_(None),
+        IncidentTicket.closing_skipped_reason.is_(None),
+        or_(
+            IncidentTicket.closing_lease_expires_at.is_(None),
+            IncidentTicket.closing_lease_expires_at < now,
+        ),
+    ]
+
+
+def _has_public_resolution() -> Exists:
+    return exists().where(
+        StatusUpdate.incident_id == IncidentTicket.incident_id,
+        StatusUpdate.state == "published",
+        StatusUpdate.audience == "public",
+        StatusUpdate.to_status.in_(CLOSED_STATUSES),
+    )
+
+
+async def pending_closing_comments(
+    session: AsyncSession, limit: int, *, now: datetime | None = None
+) -> Sequence[IncidentTicket]:
+    """Linked tickets whose closing comment is asked for, not written (or skipped) yet, due
+    now, and writable: their incident has an approved public resolution text. A ticket of
+    an incident resolved without one waits, still asked for, until a public update is."""
+    now = now or utcnow()
     stmt = (
         select(IncidentTicket)
         .where(
-            IncidentTicket.closing_requested_at.is_not(None),
-            IncidentTicket.closing_written_at.is_(None),
+            *_closing_free(now),
+            or_(
+                IncidentTicket.closing_next_attempt_at.is_(None),
+                IncidentTicket.closing_next_attempt_at <= now,
+            ),
+            _has_public_resolution(),
         )
         .order_by(IncidentTicket.id)
         .limit(limit)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def lease_closing_comment(
+    session: AsyncSession, link_id: int, *, owner: str, now: datetime, until: datetime
+) -> bool:
+    """Take one pending closing comment for `owner` unless another worker holds it."""
+    result = await session.execute(
+        update(IncidentTicket)
+        .where(IncidentTicket.id == link_id, *_closing_free(now))
+        .values(closing_lease_owner=owner, closing_lease_expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def resolution_update(session: AsyncSession, incident_id: int) -> StatusUpdate | None:
+    """The approved public text that closed the incident: its first published public update
+    with a closed status (the resolution, or a public follow-up of an internal one)."""
+    stmt = (
+        select(StatusUpdate)
+        .where(
+            StatusUpdate.incident_id == incident_id,
+            StatusUpdate.state == "published",
+            StatusUpdate.audience == "public",
+            StatusUpdate.to_status.in_(CLOSED_STATUSES),
+        )
+        .order_by(StatusUpdate.published_at, StatusUpdate.id)
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 # --- the page revision --------------------------------------------------------------------

@@ -214,6 +214,9 @@ class LinkedTicketOut(BaseModel):
     closing_update_id: int | None
     closing_requested_at: datetime | None
     closing_written_at: datetime | None
+    closing_attempts: int = 0
+    closing_last_error: str | None = None
+    closing_skipped_reason: str | None = None
 
 
 class IncidentOut(BaseModel):
