@@ -193,3 +193,26 @@ async def last_read(session: AsyncSession, *, user_id: int, ticket_id: int) -> i
         ChatReadState.user_id == user_id, ChatReadState.ticket_id == ticket_id
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def read_states(session: AsyncSession, ticket_id: int) -> list[tuple[User, int]]:
+    """Every active user's read marker on the ticket: the user and the last message read."""
+    stmt = (
+        select(User, ChatReadState.last_read_message_id)
+        .join(ChatReadState, ChatReadState.user_id == User.id)
+        .where(ChatReadState.ticket_id == ticket_id, User.is_active.is_(True))
+        .order_by(User.name, User.id)
+    )
+    return [(row[0], row[1]) for row in await session.execute(stmt)]
+
+
+async def last_public_message_at_or_before(
+    session: AsyncSession, ticket_id: int, message_id: int
+) -> int | None:
+    """The latest public message of the ticket with an id up to `message_id`."""
+    stmt = select(func.max(ChatMessage.id)).where(
+        ChatMessage.ticket_id == ticket_id,
+        ChatMessage.visibility == "public",
+        ChatMessage.id <= message_id,
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

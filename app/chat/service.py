@@ -363,7 +363,16 @@ async def do_mark_read(
         session, user_id=user.id, ticket_id=ticket_id, message_id=message_id
     )
     if before is None or now_at > before:
-        frame = {"type": "read", "ticket_id": ticket_id, "user_id": user.id, "message_id": now_at}
-        # Said with the message's visibility: reading an internal note is staff business.
-        publish_frame(session, bus, ticket_id, lambda: frame, message.visibility)
+        frame = {
+            "type": "read",
+            "ticket_id": ticket_id,
+            "user_id": user.id,
+            "name": user.name,
+            "staff": user.role.is_staff,
+            "message_id": message.id,  # never a later (maybe internal) id a race moved it to
+        }
+        # Reading an internal note is staff business, and end users hear of the desk's
+        # reads only: an end user's read goes to staff alone.
+        visibility = message.visibility if user.role.is_staff else "internal"
+        publish_frame(session, bus, ticket_id, lambda: frame, visibility)
     return now_at
