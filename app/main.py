@@ -33,6 +33,7 @@ from app.web.inbox_pages import router as web_inbox_router
 from app.web.pages import router as web_router
 from app.web.policy_pages import router as web_policy_router
 from app.web.security import SecurityHeaders
+from app.web.services_admin import router as web_services_router
 from app.web.staff import router as web_staff_router
 from app.web.status_desk import router as web_status_desk_router
 from app.wiring import wire_domains
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(web_policy_router)
     app.include_router(web_inbox_router)
     app.include_router(web_status_desk_router)
+    app.include_router(web_services_router)
     app.include_router(policy_router)
     app.include_router(following_router)  # notifications (issue 6)
     app.include_router(notifications_router)

@@ -46,6 +46,12 @@ async def _preference(session: AsyncSession, user_id: int) -> NotificationPrefer
     return found
 
 
+async def display_timezone(session: AsyncSession, *, user_id: int) -> str:
+    """The zone a person reads times in (pages, quiet hours); UTC until they choose one."""
+    stmt = select(NotificationPreference.timezone).where(NotificationPreference.user_id == user_id)
+    return (await session.execute(stmt)).scalar_one_or_none() or "UTC"
+
+
 def mask_url(kind: str, url: str) -> str:
     """Enough of a URL to recognise it, never enough to use it."""
     if kind == "apprise":
@@ -81,6 +87,7 @@ async def get_preferences(session: AsyncSession, *, user: User) -> PreferencesOu
     webhook = next((d for d in destinations if d.kind == "webhook"), None)
     return PreferencesOut(
         email=pref.email_enabled if pref else True,
+        timezone=pref.timezone if pref else "UTC",
         quiet_hours=quiet,
         digest=cast(DigestMode, pref.digest if pref else "immediate"),
         apprise=[_out(d) for d in destinations if d.kind == "apprise"],
@@ -103,11 +110,14 @@ async def do_update_preferences(
         pref.email_enabled = update.email
     if update.digest is not None:
         pref.digest = update.digest
+    if update.timezone is not None:
+        pref.timezone = update.timezone
     if "quiet_hours" in given:
         quiet = update.quiet_hours
         pref.quiet_start = quiet.start if quiet else None
         pref.quiet_end = quiet.end if quiet else None
-        pref.timezone = quiet.timezone if quiet else "UTC"
+        if quiet:  # one zone per person: removing quiet hours keeps it
+            pref.timezone = quiet.timezone
     stored = await repository.destinations_of(session, [user.id], enabled_only=False)
     if update.apprise is not None:
         await _replace_apprise(session, user, update.apprise, stored, box)

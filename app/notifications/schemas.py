@@ -13,6 +13,14 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_APPRISE_URLS = 10
 
 
+def _iana(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris") from None
+    return value
+
+
 class QuietHours(BaseModel):
     """A nightly window in the person's own time zone, e.g. 22:00-07:00 Europe/Paris."""
 
@@ -32,11 +40,7 @@ class QuietHours(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _iana_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris") from None
-        return value
+        return _iana(value)
 
     @model_validator(mode="after")
     def _a_window(self) -> QuietHours:
@@ -96,10 +100,27 @@ class PreferencesUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: bool | None = None
+    timezone: str | None = Field(
+        default=None,
+        examples=["Europe/Paris"],
+        description="the person's time zone: quiet hours and the times pages show",
+    )
     quiet_hours: QuietHours | None = None
     digest: DigestMode | None = None
     apprise: list[AppriseIn] | None = Field(default=None, max_length=MAX_APPRISE_URLS)
     webhook: WebhookIn | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _iana(value)
+
+    @model_validator(mode="after")
+    def _one_zone(self) -> PreferencesUpdate:
+        quiet = self.quiet_hours
+        if self.timezone is not None and quiet is not None and quiet.timezone != self.timezone:
+            raise ValueError("timezone and quiet_hours.timezone differ; a person has one zone")
+        return self
 
 
 class DestinationOut(BaseModel):
@@ -119,6 +140,7 @@ class DestinationOut(BaseModel):
 class PreferencesOut(BaseModel):
     in_app: Literal[True] = Field(default=True, description="the inbox is always on")
     email: bool
+    timezone: str = Field(default="UTC", description="quiet hours and page times use it")
     quiet_hours: QuietHours | None
     digest: DigestMode
     apprise: list[DestinationOut]

@@ -15,8 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import sessions
 from app.models import User
 from app.models.web import WebSession
+from app.notifications.preferences import display_timezone
+from app.web.timefmt import DEFAULT_ZONE, duration, localtime, zone_labels
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["localtime"] = localtime  # every time on a page goes through it
+templates.env.filters["duration"] = duration
 LOGIN_CSRF_COOKIE = "sd_login_csrf"
 
 
@@ -24,6 +28,7 @@ LOGIN_CSRF_COOKIE = "sd_login_csrf"
 class Viewer:
     user: User
     web_session: WebSession
+    timezone: str = DEFAULT_ZONE  # the zone the viewer reads times in
 
     @property
     def csrf(self) -> str:
@@ -35,7 +40,10 @@ async def viewer(request: Request, session: AsyncSession) -> Viewer | None:
     if not cookie:
         return None
     found = await sessions.lookup(session, cookie)
-    return None if found is None else Viewer(*found)
+    if found is None:
+        return None
+    user, web_session = found
+    return Viewer(user, web_session, await display_timezone(session, user_id=user.id))
 
 
 def to_login(request: Request) -> RedirectResponse:
@@ -49,7 +57,14 @@ def render(
     return templates.TemplateResponse(
         request,
         name,
-        {"viewer": viewer, "user": viewer.user if viewer else None, **context},
+        {
+            "viewer": viewer,
+            "user": viewer.user if viewer else None,
+            # Times on the page: the viewer's zone; anonymous readers get UTC (and are told).
+            "tz": viewer.timezone if viewer else DEFAULT_ZONE,
+            "tz_labels": zone_labels(viewer.timezone if viewer else DEFAULT_ZONE),
+            **context,
+        },
         status_code=status_code,
     )
 

@@ -77,18 +77,16 @@ async def save_preferences(request: Request, session: Session) -> Response:
     if not hmac.compare_digest(form.get("csrf", ""), current.csrf):
         error = "The form expired; try again."
     else:
+        zone = form.get("timezone", "").strip() or "UTC"
         quiet = None
         if form.get("quiet_start") and form.get("quiet_end"):
-            quiet = {
-                "start": form["quiet_start"],
-                "end": form["quiet_end"],
-                "timezone": form.get("timezone") or "UTC",
-            }
+            quiet = {"start": form["quiet_start"], "end": form["quiet_end"], "timezone": zone}
         try:
             update = PreferencesUpdate.model_validate(
                 {
                     "email": form.get("email") == "on",
                     "digest": form.get("digest", "immediate"),
+                    "timezone": zone,
                     "quiet_hours": quiet,
                 }
             )

@@ -10,6 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth import sessions
 from app.auth.service import authenticate_password
+from app.chat.history import conversation_backlog
+from app.chat.limits import ChatLimits
+from app.chat.receipts import place_receipts, receipts_for
 from app.deps import AppSettings, Session
 from app.followers import service as followers_service
 from app.followers.audiences import followers_of
@@ -132,6 +135,14 @@ async def ticket_page(request: Request, ticket_id: int, session: Session) -> Res
     timeline = await tickets_service.timeline_for(
         session, user=current.user, ticket_id=ticket_id, after=None, limit=200
     )
+    # The conversation as the socket's backlog has it (the page then subscribes `since`
+    # its last entries), with the read markers this viewer may see under their messages.
+    limits = getattr(request.app.state, "chat_limits", None) or ChatLimits()
+    backlog = await conversation_backlog(
+        session, user=current.user, ticket_id=ticket_id, since=None, since_event=None, limits=limits
+    )
+    shown = [f["message"]["id"] for f in backlog.frames if f["type"] == "message"]
+    receipts = await receipts_for(session, viewer=current.user, ticket_id=ticket_id)
     try:
         followers = await followers_service.followers_page(
             session, viewer=current.user, ticket_id=ticket_id, after=None, limit=50
@@ -145,6 +156,8 @@ async def ticket_page(request: Request, ticket_id: int, session: Session) -> Res
         current,
         ticket=ticket,
         timeline=timeline,
+        conversation=backlog,
+        seen=place_receipts(receipts, shown),
         followers=followers,
         following=following,
     )

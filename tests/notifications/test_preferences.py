@@ -28,8 +28,8 @@ class TestDefaultsAndValidation:
         await session.commit()
         got = (await client.get("/api/v1/me/preferences", headers=auth(token))).json()
         assert got == {
-            "in_app": True, "email": True, "quiet_hours": None, "digest": "immediate",
-            "apprise": [], "webhook": None,
+            "in_app": True, "email": True, "timezone": "UTC", "quiet_hours": None,
+            "digest": "immediate", "apprise": [], "webhook": None,
         }  # fmt: skip
 
     @pytest.mark.parametrize(

@@ -5,6 +5,45 @@
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content || "";
 const csrf = () => meta("csrf-token");
 const isStaff = () => ["agent", "admin"].includes(meta("user-role"));
+const DESK = { key: "desk", name: "the service desk" };
+
+// Times in the viewer's zone, written like the server's `localtime` filter does:
+// "2026-03-02 14:05 CET". The zone's abbreviations come from the server (meta
+// user-tz-labels, by UTC offset), so live entries read like the ones on page load.
+function zoneLabel(date, zone) {
+  let offset = "+00:00";
+  try {
+    const name = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "longOffset" })
+      .formatToParts(date).find((p) => p.type === "timeZoneName")?.value || "GMT";
+    offset = name === "GMT" ? "+00:00" : name.replace("GMT", "");
+  } catch (_) { /* an unknown zone: UTC */ }
+  let labels = {};
+  try { labels = JSON.parse(meta("user-tz-labels") || "{}"); } catch (_) { /* none */ }
+  return labels[offset] || `UTC${offset}`;
+}
+
+function wallClock(iso) {
+  const date = new Date(iso);
+  const zone = meta("user-tz") || "UTC";
+  let parts;
+  try {
+    parts = new Intl.DateTimeFormat("en-GB", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    }).formatToParts(date);
+  } catch (_) {
+    return `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  }
+  const get = (type) => parts.find((p) => p.type === type)?.value || "";
+  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")} ${zoneLabel(date, zone)}`;
+}
+
+function timeElement(iso) {
+  const date = new Date(iso);
+  const utc = date.toISOString();
+  return el("time", { datetime: `${utc.slice(0, 19)}Z`, title: `${utc.slice(0, 16).replace("T", " ")} UTC` },
+    wallClock(iso));
+}
 
 async function api(method, path, body) {
   const response = await fetch(path, {
@@ -35,9 +74,15 @@ class Conversation {
     this.typing = document.getElementById("typing");
     this.form = document.getElementById("composer");
     this.error = document.getElementById("composer-error");
-    this.lastId = 0;       // last message id seen: a reconnect asks for what came after
-    this.lastEventId = 0;  // same for timeline entries
+    // The page arrives with the conversation rendered; the socket asks for what came after.
+    this.lastId = Number(this.list.dataset.since) || 0;       // last message id shown
+    this.lastEventId = Number(this.list.dataset.sinceEvent) || 0;  // same for timeline entries
+    this.reads = new Map();  // marker key -> {name, messageId}: who has read up to where
+    this.list.querySelectorAll(".seen .reader").forEach((r) => {
+      this.reads.set(r.dataset.reader, { name: r.textContent, messageId: Number(r.dataset.read) });
+    });
     this.retry = 500;
+    document.addEventListener("visibilitychange", () => this.markSeen());
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.send(); });
     this.form.addEventListener("change", () => this.markComposer());
     this.form.querySelector("textarea").addEventListener("input", () => this.sendTyping());
@@ -61,13 +106,51 @@ class Conversation {
     this.list.scrollTop = this.list.scrollHeight;
   }
 
+  // "Seen by …" under the latest shown message at or before each reader's marker. End
+  // users only ever hold public messages, so a desk marker past them stays at the last one.
+  renderReceipts() {
+    this.list.querySelectorAll(".seen").forEach((node) => node.remove());
+    const shown = [...this.list.querySelectorAll("li.message[data-message-id]")];
+    const at = new Map();
+    for (const [key, read] of [...this.reads].sort((a, b) => a[1].name.localeCompare(b[1].name))) {
+      let target = null;
+      for (const item of shown) {
+        const id = Number(item.dataset.messageId);
+        if (id <= read.messageId && (!target || id > Number(target.dataset.messageId))) target = item;
+      }
+      if (!target) continue;
+      if (!at.has(target)) at.set(target, []);
+      at.get(target).push([key, read]);
+    }
+    for (const [item, readers] of at) {
+      const line = el("p", { class: "seen", "data-message-id": item.dataset.messageId }, "Seen by ");
+      readers.forEach(([key, read], i) => {
+        if (i) line.append(", ");
+        line.append(el("span", { class: "reader", "data-reader": key, "data-read": String(read.messageId) }, read.name));
+      });
+      item.append(line);
+    }
+  }
+
+  onRead(frame) {
+    if (String(frame.user_id) === meta("user-id")) return;
+    // Agents see everyone by name; end users see the service desk's reads only.
+    const reader = isStaff() ? { key: `user:${frame.user_id}`, name: frame.name || "Someone" }
+      : (frame.staff ? DESK : null);
+    if (!reader) return;
+    const known = this.reads.get(reader.key);
+    if (known && known.messageId >= frame.message_id) return;
+    this.reads.set(reader.key, { name: reader.name, messageId: frame.message_id });
+    this.renderReceipts();
+  }
+
   renderMessage(message) {
     this.lastId = Math.max(this.lastId, message.id);
-    const item = el("li", { class: `message ${message.visibility}`, id: `m-${message.id}` });
+    const item = el("li", { class: `message ${message.visibility}`, id: `m-${message.id}`, "data-message-id": String(message.id) });
     const head = el("header");
     head.append(el("strong", {}, message.author?.name || "Someone"));
     if (message.visibility === "internal") head.append(el("span", { class: "tag-internal" }, "internal"));
-    head.append(el("time", { datetime: message.created_at }, new Date(message.created_at).toLocaleString()));
+    head.append(timeElement(message.created_at));
     if (message.edited_at) head.append(el("small", {}, "edited"));
     item.append(head);
     const body = el("div", { class: "body" });
@@ -77,19 +160,20 @@ class Conversation {
     else body.textContent = message.body;
     item.append(body);
     this.place(`m-${message.id}`, item);
-    this.markRead(message.id);
+    this.renderReceipts();
   }
 
   renderEvent(frame) {
     this.lastEventId = Math.max(this.lastEventId, frame.event_id);
     const entry = frame.entry || {};
     const item = el("li", { class: `message system ${frame.visibility}`, id: `e-${frame.event_id}` });
-    let text = (entry.kind || frame.kind || "").replace("ticket.", "").replace("_", " ");
+    let text = (entry.kind || frame.kind || "").replace("ticket.", "").replaceAll("_", " ");
     if (entry.old_value || entry.new_value) text += `: ${entry.old_value || ""} → ${entry.new_value || ""}`;
     if (entry.body) text += ` — ${entry.body}`;
     if (entry.actor_name) text += ` (${entry.actor_name})`;
     if (frame.visibility === "internal") item.append(el("span", { class: "tag-internal" }, "internal"));
     item.append(el("span", {}, text));
+    if (entry.occurred_at) { item.append(" "); item.append(timeElement(entry.occurred_at)); }
     this.place(`e-${frame.event_id}`, item);
   }
 
@@ -115,15 +199,34 @@ class Conversation {
   onFrame(frame) {
     switch (frame.type) {
       case "authenticated": this.subscribe(); break;
-      case "subscribed": (frame.backlog || []).forEach((f) => this.onFrame(f)); break;
-      case "message": case "message_updated": this.renderMessage(frame.message); break;
-      case "message_deleted": document.getElementById(`m-${frame.message_id}`)?.remove(); break;
+      case "subscribed": (frame.backlog || []).forEach((f) => this.onFrame(f)); this.markSeen(); break;
+      case "message": this.renderMessage(frame.message); this.markSeen(); break;
+      case "message_updated": this.renderMessage(frame.message); break;
+      case "message_deleted":
+        document.getElementById(`m-${frame.message_id}`)?.remove();
+        this.renderReceipts();
+        break;
+      case "read": this.onRead(frame); break;
       case "ticket_event": this.renderEvent(frame); break;
       case "typing": this.showTyping(frame); break;
       case "error": this.showError(frame.message); break;
       case "notification": refreshBadge(); break;
       default: break;
     }
+  }
+
+  // Tell the room how far this person has read: the last message shown, once the page is
+  // actually in view. An agent whose last message is internal first marks the last public
+  // one, so requesters (who never hear of internal reads) see the desk's marker move too.
+  markSeen() {
+    if (document.visibilityState !== "visible") return;
+    const shown = [...this.list.querySelectorAll("li.message[data-message-id]")];
+    if (!shown.length) return;
+    const ids = (items) => items.map((item) => Number(item.dataset.messageId));
+    const last = Math.max(...ids(shown));
+    const lastPublic = Math.max(0, ...ids(shown.filter((item) => item.classList.contains("public"))));
+    if (lastPublic < last) this.markRead(lastPublic);
+    this.markRead(last);
   }
 
   markRead(messageId) {
