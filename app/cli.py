@@ -57,6 +57,7 @@ async def _migrate(settings: Settings) -> None:
 def _serve(settings: Settings, host: str, port: int, workers: bool) -> None:
     import uvicorn
 
+    from app.kit.gc_tuning import tune_for_server
     from app.main import create_app
 
     asyncio.run(check_database(settings))
@@ -64,8 +65,10 @@ def _serve(settings: Settings, host: str, port: int, workers: bool) -> None:
         settings.require_secret_key()
     except RuntimeError as exc:
         raise CliError(str(exc)) from exc
+    app = create_app(settings, run_workers=workers)
+    tune_for_server()
     uvicorn.run(
-        create_app(settings, run_workers=workers),
+        app,
         host=host,
         port=port,
         ws="websockets-sansio",

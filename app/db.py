@@ -22,13 +22,22 @@ AFTER_COMMIT = "after_commit_callbacks"
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """PostgreSQL as is; SQLite in WAL mode with one connection at a time."""
+    # Every transaction here ends in an explicit COMMIT or ROLLBACK (unit_of_work, the
+    # session's close), so the pool's own ROLLBACK on check-in would be one more round
+    # trip per transaction for nothing (the chat writer commits hundreds a second).
     if not settings.is_sqlite:
-        return create_async_engine(settings.database_url, pool_pre_ping=True)
+        return create_async_engine(
+            settings.database_url, pool_pre_ping=True, pool_reset_on_return=None
+        )
     # SQLite allows one writer. A single pooled connection serializes this process's
     # transactions in asyncio (no 'database is locked' from a read that turns into a
     # write); busy_timeout covers a second process such as `socialdesk worker`.
     engine = create_async_engine(
-        settings.database_url, pool_size=1, max_overflow=0, pool_timeout=60
+        settings.database_url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=60,
+        pool_reset_on_return=None,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -21,6 +21,7 @@ from app.notifications.endpoints import router as notifications_router
 from app.notifications.unsubscribe import router as unsubscribe_router
 from app.outbox.endpoints import router as deliveries_router
 from app.policy.endpoints import router as policy_router
+from app.realtime.connection import ExposeServerSend
 from app.realtime.hub import close_hub
 from app.realtime.ws import router as ws_router
 from app.runtime import Runtime
@@ -87,6 +88,7 @@ def create_app(
         attach(app, runtime)
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ExposeServerSend)  # outermost: live chat writes frames directly
     static = Path(__file__).parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.include_router(health.router)

@@ -205,6 +205,7 @@ class Run:
         await asyncio.sleep(1.0)  # warm-up, not recorded
         cpu0, server0, start = time.process_time(), cpu_seconds(pid), time.perf_counter()
         self.phase.recording = True
+        print(f"{self.server.kind} pid {pid}: recording", file=sys.stderr, flush=True)
         await asyncio.sleep(seconds)
         self.phase.recording = False
         wall = time.perf_counter() - start
@@ -305,11 +306,7 @@ def _ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
     return round(float(ratio), 3)
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    pin = (os.cpu_count() or 1) >= 2 and not args.no_pin
-    if pin:
-        os.sched_setaffinity(0, {1})
-    results: dict[str, Any] = {}
+async def bench_socialdesk(args: argparse.Namespace, pin: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         async with bench_database(args.database, Path(tmp)) as url:
             key = "bench-secret-key-" + secrets.token_hex(16)
@@ -318,15 +315,30 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             process = start_server(
                 "socialdesk", port, ["--database", url, "--secret-key", key], pin
             )
-            results["socialdesk"] = await bench_one(Socialdesk(port, desk), process, args)
-    port = free_port()
-    results["bare_websockets"] = await bench_one(
-        Bare(port), start_server("bare", port, [], pin), args
-    )
-    if not args.skip_socketio and _socketio_installed():
+            return await bench_one(Socialdesk(port, desk), process, args)
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    pin = (os.cpu_count() or 1) >= 2 and not args.no_pin
+    if pin:
+        os.sched_setaffinity(0, {1})
+    results: dict[str, Any] = {}
+    wanted = set(args.only.split(",")) if args.only else {"socialdesk", "bare", "socketio"}
+    if "socialdesk" in wanted:
+        results["socialdesk"] = await bench_socialdesk(args, pin)
+    if "bare" in wanted:
+        port = free_port()
+        results["bare_websockets"] = await bench_one(
+            Bare(port), start_server("bare", port, [], pin), args
+        )
+    if "socketio" in wanted and not args.skip_socketio and _socketio_installed():
         port = free_port()
         process = start_server("socketio", port, [], pin)
         results["python_socketio"] = await bench_one(SocketIO(port), process, args)
+    return _report(args, pin, results)
+
+
+def _report(args: argparse.Namespace, pin: bool, results: dict[str, Any]) -> dict[str, Any]:
     return {
         "benchmark": "chat_fanout",
         "config": {
@@ -365,6 +377,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="recorded seconds per phase")
     parser.add_argument("--database", default="sqlite", help="sqlite, or a postgresql:// URL")
     parser.add_argument("--skip-socketio", action="store_true")
+    parser.add_argument(
+        "--only", default="", help="comma-separated subset of socialdesk,bare,socketio"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and clients")
     print(json.dumps(asyncio.run(main_async(parser.parse_args())), indent=2))
 

@@ -35,11 +35,13 @@ BENCH_LIMITS = ChatLimits(
 
 def serve_socialdesk(port: int, database_url: str, secret_key: str) -> None:
     from app.config import Settings
+    from app.kit.gc_tuning import tune_for_server
     from app.main import create_app
 
     settings = Settings(database_url=database_url, secret_key=secret_key, log_level="warning")
     app = create_app(settings)
     app.state.chat_limits = BENCH_LIMITS
+    tune_for_server()  # as `socialdesk serve` does
     uvicorn.run(app, port=port, **UVICORN)
 
 

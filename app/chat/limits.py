@@ -21,6 +21,8 @@ class ChatLimits:
     send_burst: int = 20
     # Frames waiting for one socket; a client further behind is disconnected (1013).
     send_queue_frames: int = 1024
+    # The same bound in bytes where frames go straight to the socket's transport.
+    send_buffer_bytes: int = 4 * 1024 * 1024
     # Messages of one socket accepted but not yet acknowledged (bounds memory if the
     # database is slow).
     max_in_flight: int = 100

@@ -90,9 +90,11 @@ _PLAIN = re.compile(r"[A-Za-z@][A-Za-z0-9 ,.;:?!'()@/-]*[A-Za-z0-9.?!)]|[A-Za-z]
 @lru_cache(maxsize=4096)
 def render_markdown(body: str) -> str:
     """Sanitized HTML for a Markdown body: no scripts, handlers or javascript: links."""
-    html = f"<p>{body}</p>\n" if _PLAIN.fullmatch(body) else _MD.render(body)
+    if _PLAIN.fullmatch(body):
+        # Nothing in `_PLAIN` can open a tag or an entity: there is nothing to clean.
+        return f"<p>{body}</p>\n"
     return nh3.clean(
-        html,
+        _MD.render(body),
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes=_URL_SCHEMES,

@@ -96,8 +96,10 @@ async def insert_messages(
         .on_conflict_do_nothing(index_elements=["author_user_id", "client_msg_id"])
         .returning(table.c.id, table.c.author_user_id, table.c.client_msg_id)
     )
-    # A list of rows: SQLAlchemy sends one multi-row statement from a cached compilation.
-    ids = {(a, c): i for i, a, c in await session.execute(stmt, rows)}
+    # A list of rows: SQLAlchemy sends one multi-row statement from a cached compilation,
+    # on the session's connection directly (a Core statement needs no ORM execution).
+    connection = await session.connection()
+    ids = {(a, c): i for i, a, c in await connection.execute(stmt, rows)}
     for message in messages:
         key = (message.author_user_id or 0, message.client_msg_id)
         if key in ids:

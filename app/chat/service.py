@@ -29,6 +29,7 @@ from app.tickets.service import check_ticket_visible
 
 # Any constant works; it only has to be the same in every process of the deployment.
 CHAT_WRITE_LOCK = 0x63686174
+KNOWN_TICKETS_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -172,15 +173,29 @@ async def _lock_chat_writes(session: AsyncSession) -> None:
 
 
 async def _postable(
-    session: AsyncSession, posts: Sequence[NewMessage]
+    session: AsyncSession, posts: Sequence[NewMessage], known: dict[int, int] | None = None
 ) -> tuple[set[tuple[int, int]], dict[int, int]]:
-    """(author id, ticket id) pairs where the author may see the ticket; ticket -> connector."""
+    """(author id, ticket id) pairs where the author may see the ticket; ticket -> connector.
+
+    `known` remembers ticket -> connector across calls (a ticket never changes system), so
+    a batch from agents on known tickets needs no query at all.
+    """
     ticket_ids = {p.ticket_id for p in posts}
-    stmt = select(Ticket.id, Ticket.connector_id).where(Ticket.id.in_(ticket_ids))
-    connectors: dict[int, int] = {row[0]: row[1] for row in await session.execute(stmt)}
+    known = {} if known is None else known
+    connectors = {t: known[t] for t in ticket_ids if t in known}
+    if missing := ticket_ids - connectors.keys():
+        stmt = select(Ticket.id, Ticket.connector_id).where(Ticket.id.in_(missing))
+        found: dict[int, int] = {row[0]: row[1] for row in await session.execute(stmt)}
+        connectors.update(found)
+        if len(known) > KNOWN_TICKETS_MAX:
+            known.clear()
+        known.update(found)
+    tickets_of: dict[int, tuple[User, set[int]]] = {}
+    for post in posts:
+        tickets_of.setdefault(post.author.id, (post.author, set()))[1].add(post.ticket_id)
     allowed: set[tuple[int, int]] = set()
-    for author in {p.author.id: p.author for p in posts}.values():
-        wanted = {p.ticket_id for p in posts if p.author.id == author.id} & connectors.keys()
+    for author, tickets in tickets_of.values():
+        wanted = tickets & connectors.keys()
         if author.role.is_staff:
             allowed |= {(author.id, t) for t in wanted}
             continue
@@ -248,11 +263,18 @@ def _new_message(post: NewMessage, allowed: set[tuple[int, int]]) -> NewChatMess
 
 
 async def do_post_messages(
-    session: AsyncSession, posts: Sequence[NewMessage], *, bus: Bus
+    session: AsyncSession,
+    posts: Sequence[NewMessage],
+    *,
+    bus: Bus,
+    known_tickets: dict[int, int] | None = None,
 ) -> list[PostOutcome]:
-    """Store messages (one outcome per post, in order); retried sends return the first."""
+    """Store messages (one outcome per post, in order); retried sends return the first.
+
+    `known_tickets` is a cache of ticket -> connector the caller keeps between calls.
+    """
     await _lock_chat_writes(session)
-    allowed, connectors = await _postable(session, posts)
+    allowed, connectors = await _postable(session, posts, known_tickets)
     fresh: dict[tuple[int, str], NewChatMessage] = {}
     refused: dict[int, AppError] = {}
     for i, post in enumerate(posts):

@@ -69,8 +69,9 @@ async def schedule_writeback(session: AsyncSession, events: Sequence[ChatMessage
         for e in events
     ]
     if rows:
-        # executemany: one round trip for the batch
-        await session.execute(insert(cast(Table, ChatWriteback.__table__)), rows)
+        # executemany: one round trip for the batch (Core, on the session's connection)
+        connection = await session.connection()
+        await connection.execute(insert(cast(Table, ChatWriteback.__table__)), rows)
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:

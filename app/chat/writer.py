@@ -38,6 +38,7 @@ class MessageWriter:
         self.bus = bus
         self.max_batch = max_batch
         self._pending: list[Pending] = []
+        self._known_tickets: dict[int, int] = {}  # ticket -> connector, never changes
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -71,7 +72,12 @@ class MessageWriter:
     async def _write(self, batch: list[Pending]) -> None:
         try:
             async with unit_of_work(self.sessionmaker) as session:
-                outcomes = await do_post_messages(session, [p for p, _ in batch], bus=self.bus)
+                outcomes = await do_post_messages(
+                    session,
+                    [p for p, _ in batch],
+                    bus=self.bus,
+                    known_tickets=self._known_tickets,
+                )
         except Exception as exc:
             if len(batch) > 1:
                 # One bad row (a race on a client_msg_id, a ticket deleted meanwhile) must

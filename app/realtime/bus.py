@@ -18,6 +18,7 @@ import redis.asyncio as redis
 
 log = logging.getLogger(__name__)
 Envelope = dict[str, Any]
+_JSON_SCALARS = frozenset({str, int, bool, type(None)})  # not float: NaN is no JSON
 
 
 class Subscription(Protocol):
@@ -46,8 +47,13 @@ class MemoryBus:
         self._subscribers.clear()
 
     async def publish(self, channel: str, envelope: Envelope) -> None:
-        # Round-trip through JSON so memory and Redis deliver the same shapes.
-        message = json.loads(json.dumps(envelope, default=str))
+        # Memory and Redis must deliver the same shapes: a flat envelope of JSON scalars
+        # (every chat frame) survives JSON unchanged, so a copy is the same; anything else
+        # round-trips through JSON.
+        if all(type(k) is str and type(v) in _JSON_SCALARS for k, v in envelope.items()):
+            message = dict(envelope)
+        else:
+            message = json.loads(json.dumps(envelope, default=str))
         for queue in self._subscribers.get(channel, ()):
             queue.put_nowait(message)
 

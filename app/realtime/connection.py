@@ -1,7 +1,14 @@
-"""One authenticated socket: its user, a bounded queue of serialized frames, one writer.
+"""One authenticated socket: its user, what it may receive, and how frames reach it.
 
-The queue is what keeps a slow client from stalling anyone: fan-out only appends to it.
-`send` is also the egress door for live chat: every frame passes `guard_egress` here.
+Fan-out only ever calls `send`, which never blocks and never raises: a slow client
+cannot stall anyone. `send` is also the egress door for live chat: every frame passes
+`guard_egress` here.
+
+Under uvicorn's sans-I/O WebSocket protocol (what `socialdesk serve` runs) a frame is
+encoded once, whoever it goes to, and written straight to each socket's transport: the
+transport's buffer is the per-socket queue, bounded in bytes. Anywhere else (another
+server, Starlette's test client) frames wait in a bounded queue drained by one task per
+socket through the ASGI `send`.
 """
 
 from __future__ import annotations
@@ -13,20 +20,81 @@ import logging
 from collections import deque
 from typing import Any
 
+from starlette.types import Send
 from starlette.websockets import WebSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
 
 from app.models import User
-from app.policy.egress import InternalContentLeak, destination_is_internal, guard_egress
+from app.policy.egress import (
+    ContentVisibility,
+    InternalContentLeak,
+    destination_is_internal,
+    guard_egress,
+)
 
 log = logging.getLogger(__name__)
 SLOW_CONSUMER = 1013  # "try again later": reconnect and subscribe with `since`
+SLOW_REASON = "slow consumer: too far behind; resume with since"
 CLOSE_TIMEOUT = 10.0
+# The ASGI scope key under which `ExposeServerSend` leaves the server's own `send`.
+SERVER_SEND = "socialdesk.server_send"
+
+
+class WireFrame:
+    """A serialized frame; encoded for the wire at most once, however many get it."""
+
+    __slots__ = ("_wire", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._wire: bytes | None = None
+
+    def wire(self) -> bytes:
+        # Server frames are not masked (RFC 6455 5.1), so the bytes are the same for
+        # every socket without extensions.
+        if self._wire is None:
+            self._wire = Frame(Opcode.TEXT, self.text.encode()).serialize(mask=False)
+        return self._wire
+
+
+class ExposeServerSend:
+    """ASGI middleware: keep the server's `send` of each WebSocket in its scope.
+
+    Middleware and exception handlers wrap `send`; the direct path needs the server's.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[SERVER_SEND] = send
+        await self.app(scope, receive, send)
+
+
+def direct_protocol(websocket: WebSocket) -> WebSocketsSansIOProtocol | None:
+    """uvicorn's protocol object behind this socket when frames may bypass ASGI."""
+    protocol = getattr(websocket.scope.get(SERVER_SEND), "__self__", None)
+    if not isinstance(protocol, WebSocketsSansIOProtocol):
+        return None
+    # A negotiated extension (compression) transforms frames per socket: no shared bytes.
+    if protocol.conn.extensions:
+        return None
+    return protocol
 
 
 class Connection:
     """Frames for one socket; `send` never blocks and never raises."""
 
-    def __init__(self, websocket: WebSocket, user: User, *, queue_frames: int) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        user: User,
+        *,
+        queue_frames: int,
+        buffer_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
         self.websocket = websocket
         self.user = user
         self.user_id = user.id
@@ -35,6 +103,9 @@ class Connection:
         self._internal_destination = destination_is_internal(
             "in_app", self.role, marked_internal=False
         )
+        # The egress verdict per content visibility, for a ticket this user may see: it
+        # depends only on the role and this destination, so it is decided once.
+        self._egress: dict[str, str | None] = {}
         # Tickets this user was found allowed to see (re-checked on ticket changes).
         self.visible_tickets: set[int] = set()
         self.subscriptions: set[int] = set()
@@ -42,31 +113,38 @@ class Connection:
         self.last_typing: dict[tuple[int, str], float] = {}
         self.closed = False
         self.queue_limit = queue_frames
+        self.buffer_limit = buffer_bytes
+        self._protocol = direct_protocol(websocket)
         self._queue: deque[str] = deque()
         self._ready = asyncio.Event()
-        self._writer = asyncio.create_task(self._write_loop())
+        self._writer: asyncio.Task[None] | None = None
+        if self._protocol is None:
+            self._writer = asyncio.create_task(self._write_loop())
         self._closer: asyncio.Task[None] | None = None
 
-    def send(self, text: str, visibility: str = "public", ticket_id: int | None = None) -> bool:
-        """Queue a serialized frame if this user may have it; False when it was not sent."""
+    @property
+    def direct(self) -> bool:
+        """Whether frames go straight to the transport (uvicorn's sans-I/O protocol)."""
+        return self._protocol is not None
+
+    def send(
+        self, frame: WireFrame | str, visibility: str = "public", ticket_id: int | None = None
+    ) -> bool:
+        """Send a serialized frame if this user may have it; False when it was not sent."""
         if self.closed:
             return False
-        try:
-            guard_egress(
-                "internal" if visibility != "public" else "public",
-                self.role,
-                self._internal_destination,
-                None,
-                may_see_ticket=ticket_id is None or ticket_id in self.visible_tickets,
-                channel="in_app",
-            )
-        except InternalContentLeak as exc:
-            log.error("refused a frame to user %s on the socket: %s", self.user_id, exc.reason)
+        refusal = self._refusal(visibility, ticket_id)
+        if refusal is not None:
+            log.error("refused a frame to user %s on the socket: %s", self.user_id, refusal)
             return False
+        if isinstance(frame, str):
+            frame = WireFrame(frame)
+        if self._protocol is not None:
+            return self._write_direct(self._protocol, frame)
         if len(self._queue) >= self.queue_limit:
-            self.disconnect(SLOW_CONSUMER, "slow consumer: too far behind; resume with since")
+            self.disconnect(SLOW_CONSUMER, SLOW_REASON)
             return False
-        self._queue.append(text)
+        self._queue.append(frame.text)
         self._ready.set()
         return True
 
@@ -77,13 +155,43 @@ class Connection:
             json.dumps(frame, separators=(",", ":"), default=str), visibility, ticket_id
         )
 
+    def _refusal(self, visibility: str, ticket_id: int | None) -> str | None:
+        content: ContentVisibility = "public" if visibility == "public" else "internal"
+        if ticket_id is not None and ticket_id not in self.visible_tickets:
+            return "the recipient may not see this ticket"
+        if content not in self._egress:
+            try:
+                guard_egress(
+                    content,
+                    self.role,
+                    self._internal_destination,
+                    None,
+                    may_see_ticket=True,
+                    channel="in_app",
+                )
+                self._egress[content] = None
+            except InternalContentLeak as exc:
+                self._egress[content] = exc.reason
+        return self._egress[content]
+
+    def _write_direct(self, protocol: WebSocketsSansIOProtocol, frame: WireFrame) -> bool:
+        transport = protocol.transport
+        if transport.is_closing() or protocol.close_sent:
+            return False  # the peer went away; the receive loop notices and cleans up
+        if transport.get_write_buffer_size() > self.buffer_limit:
+            self.disconnect(SLOW_CONSUMER, SLOW_REASON)
+            return False
+        transport.write(frame.wire())
+        return True
+
     def disconnect(self, code: int, reason: str) -> None:
         """Stop sending and close the socket with `code` and `reason` (once)."""
         if self.closed:
             return
         self.closed = True
         self._queue.clear()
-        self._writer.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
         self._closer = asyncio.create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
@@ -95,9 +203,10 @@ class Connection:
     async def aclose(self) -> None:
         """Release the writer (and wait for a pending close) when the socket is done."""
         self.closed = True
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._writer
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
         if self._closer is not None:
             with contextlib.suppress(Exception):
                 await self._closer

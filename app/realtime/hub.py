@@ -22,7 +22,7 @@ from app.chat.limits import ChatLimits, SendRateLimiter
 from app.chat.writer import MessageWriter
 from app.kit.errors import Unavailable
 from app.realtime.bus import Bus, Envelope
-from app.realtime.connection import SLOW_CONSUMER, Connection
+from app.realtime.connection import SLOW_CONSUMER, SLOW_REASON, Connection, WireFrame
 from app.tickets import repository as tickets_repository
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ ROOM_READY_TIMEOUT = 5.0
 FEED_LOST = 1011
 PROBE = "hub_probe"
 
-Buffered = tuple[str, str, str, int | None]  # text, visibility, frame type, id for dedup
+Buffered = tuple[WireFrame, str, str, int | None]  # frame, visibility, type, id for dedup
 
 
 @dataclass(eq=False)
@@ -41,22 +41,22 @@ class Subscription:
     ticket_id: int
     pending: list[Buffered] | None = field(default_factory=list)
 
-    def deliver(self, text: str, visibility: str, kind: str, ident: int | None) -> None:
+    def deliver(self, frame: WireFrame, visibility: str, kind: str, ident: int | None) -> None:
         if self.pending is None:
-            self.conn.send(text, visibility, self.ticket_id)
+            self.conn.send(frame, visibility, self.ticket_id)
         elif len(self.pending) < self.conn.queue_limit:
-            self.pending.append((text, visibility, kind, ident))
+            self.pending.append((frame, visibility, kind, ident))
         else:  # as far behind as a full queue: the same remedy, never a silent drop
-            self.conn.disconnect(SLOW_CONSUMER, "slow consumer: too far behind; resume with since")
+            self.conn.disconnect(SLOW_CONSUMER, SLOW_REASON)
 
     def release(self, last_message_id: int | None, last_event_id: int | None) -> None:
         """Send what arrived during the backlog read, minus what the backlog already had."""
         pending, self.pending = self.pending or [], None
-        for text, visibility, kind, ident in pending:
+        for frame, visibility, kind, ident in pending:
             seen = last_message_id if kind == "message" else last_event_id
             if ident is not None and seen is not None and ident <= seen:
                 continue
-            self.conn.send(text, visibility, self.ticket_id)
+            self.conn.send(frame, visibility, self.ticket_id)
 
 
 class Room:
@@ -179,8 +179,9 @@ class ChatHub:
         visibility = "public" if envelope.get("visibility") == "public" else "internal"
         targets = room.everyone if visibility == "public" else room.staff
         ident = envelope.get("message_id")
+        frame = WireFrame(text)
         for sub in tuple(targets.values()):
-            sub.deliver(text, visibility, "message", ident)
+            sub.deliver(frame, visibility, "message", ident)
 
     async def _ticket_event(self, room: Room, envelope: Envelope) -> None:
         """A timeline entry from the sync engine, read once and shown as a system entry."""
@@ -195,11 +196,11 @@ class ChatHub:
             for conn in [c for c in room.everyone if not c.is_staff]:
                 if await tickets_repository.get_visible(session, conn.user, room.ticket_id) is None:
                     self._revoke(conn, room.ticket_id)
-            text = frames.dumps(frames.ticket_event_frame(event))
+            frame = WireFrame(frames.dumps(frames.ticket_event_frame(event)))
             visibility = "public" if event.visibility == "public" else "internal"
         targets = room.everyone if visibility == "public" else room.staff
         for sub in tuple(targets.values()):
-            sub.deliver(text, visibility, "ticket_event", event_id)
+            sub.deliver(frame, visibility, "ticket_event", event_id)
 
     def _revoke(self, conn: Connection, ticket_id: int) -> None:
         conn.visible_tickets.discard(ticket_id)

@@ -42,7 +42,12 @@ async def chat_socket(websocket: WebSocket) -> None:
     user = await _authenticate(websocket, hub)
     if user is None:
         return
-    conn = Connection(websocket, user, queue_frames=hub.limits.send_queue_frames)
+    conn = Connection(
+        websocket,
+        user,
+        queue_frames=hub.limits.send_queue_frames,
+        buffer_bytes=hub.limits.send_buffer_bytes,
+    )
     hub.connections.add(conn)
     conn.send_frame(
         {

@@ -167,6 +167,7 @@ async def test_a_requester_who_loses_the_ticket_is_unsubscribed(
 class _Socket:
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.scope: dict[str, object] = {}  # no server `send`: the queued path
 
     async def send_text(self, text: str) -> None:
         self.sent.append(text)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +27,25 @@ async def _roundtrip(publisher: Bus, subscriber: Bus) -> dict[str, object]:
 async def test_memory_bus_fans_out_to_subscribers() -> None:
     bus = MemoryBus()
     assert await _roundtrip(bus, bus) == {"type": "message", "id": 1}
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {"type": "chat", "visibility": "internal", "text": '{"a":1}', "message_id": 9},
+        {"type": "x", "when": datetime(2026, 11, 29, tzinfo=UTC), "ids": (1, 2), "n": {1: "a"}},
+        {"type": "x", "ratio": 0.5, "ok": True, "none": None},
+    ],
+)
+async def test_the_memory_bus_delivers_what_redis_would(envelope: dict[str, object]) -> None:
+    """Whatever the envelope, a subscriber gets its JSON form, and a copy of its own."""
+    bus = MemoryBus()
+    async with bus.subscribe("c") as one, bus.subscribe("c") as two:
+        await bus.publish("c", envelope)
+        first, second = await anext(one), await anext(two)
+    assert first == second == json.loads(json.dumps(envelope, default=str))
+    first["type"] = "changed"
+    assert envelope["type"] != "changed"
 
 
 @pytest.mark.integration
