@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.chat.service import NewMessage, PostOutcome, do_post_messages
-from app.db import unit_of_work
+from app.db import dedicated_writer, unit_of_work
 from app.realtime.bus import Bus
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class MessageWriter:
         *,
         max_batch: int = MAX_BATCH,
     ) -> None:
-        self.sessionmaker = sessionmaker
+        self.sessionmaker, self._engine = dedicated_writer(sessionmaker)
         self.bus = bus
         self.max_batch = max_batch
         self._pending: list[Pending] = []
@@ -59,6 +60,8 @@ class MessageWriter:
         for _, future in self._pending:
             future.cancel()
         self._pending.clear()
+        if self._engine is not None:
+            await self._engine.dispose()
 
     async def _run(self) -> None:
         while True:
@@ -69,15 +72,22 @@ class MessageWriter:
                 del self._pending[: self.max_batch]
                 await self._write(batch)
 
+    async def _store(self, batch: list[Pending]) -> list[PostOutcome]:
+        async with unit_of_work(self.sessionmaker) as session:
+            return await do_post_messages(
+                session, [p for p, _ in batch], bus=self.bus, known_tickets=self._known_tickets
+            )
+
     async def _write(self, batch: list[Pending]) -> None:
         try:
-            async with unit_of_work(self.sessionmaker) as session:
-                outcomes = await do_post_messages(
-                    session,
-                    [p for p, _ in batch],
-                    bus=self.bus,
-                    known_tickets=self._known_tickets,
-                )
+            try:
+                outcomes = await self._store(batch)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # The connection died (a database restart): the pool has dropped it, and
+                # the same batch goes again on a new one.
+                outcomes = await self._store(batch)
         except Exception as exc:
             if len(batch) > 1:
                 # One bad row (a race on a client_msg_id, a ticket deleted meanwhile) must

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator, Sequence
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.chat import service
@@ -91,3 +91,48 @@ async def test_the_writer_batches_and_isolates_a_failing_message(
         count = await session.scalar(select(func.count()).select_from(ChatMessage))
         assert await session.get(User, agent.id) is not None
     assert count == 50
+
+
+async def test_the_writer_survives_its_database_connection_dying(
+    committed_db: async_sessionmaker[AsyncSession],
+) -> None:
+    """PostgreSQL: the writer's own connection is killed between batches; nothing is lost."""
+    async with unit_of_work(committed_db) as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite: the writer shares the process's one connection")
+        agent, _ = await create_user(session, role=Role.AGENT)
+        ticket = await create_ticket(session)
+    writer = MessageWriter(committed_db, MemoryBus())
+    try:
+        first = await writer.submit(NewMessage(agent, ticket.id, "before", "public", "a"))
+        assert first.created
+        async with unit_of_work(committed_db) as session:
+            killed = await session.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert killed >= 1
+        # a batch of one has no neighbours to retry alone: it goes again on a new connection
+        alone = await writer.submit(NewMessage(agent, ticket.id, "alone", "public", "c"))
+        assert alone.created
+        async with unit_of_work(committed_db) as session:
+            await session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        after = await asyncio.gather(
+            *(
+                writer.submit(NewMessage(agent, ticket.id, f"after {n}", "public", f"b{n}"))
+                for n in range(5)
+            )
+        )
+    finally:
+        await writer.close()
+    assert all(outcome.created for outcome in after)
+    async with committed_db() as session:
+        count = await session.scalar(select(func.count()).select_from(ChatMessage))
+    assert count == 7
