@@ -74,12 +74,27 @@ async def _drain(queue: asyncio.Queue[Envelope]) -> AsyncIterator[Envelope]:
         yield await queue.get()
 
 
+class FeedLost(Exception):
+    """The live feed had a gap (Redis connection lost): subscribers resume from the data."""
+
+
 class RedisBus:
-    """Redis pub/sub: a message published on one replica reaches subscribers on all."""
+    """Redis pub/sub: a message published on one replica reaches subscribers on all.
+
+    One pub/sub connection per process carries every channel, however many rooms and
+    sockets subscribe (Redis sees one client, not one per socket). Messages published
+    while that connection is down are gone, so a lost connection ends every local
+    subscription with `FeedLost` instead of reconnecting silently: subscribers start over
+    from the database, which has everything.
+    """
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._client: redis.Redis | None = None
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._queues: dict[str, set[asyncio.Queue[Envelope | FeedLost]]] = defaultdict(set)
+        self._lock = asyncio.Lock()
 
     @property
     def client(self) -> redis.Redis:
@@ -92,6 +107,7 @@ class RedisBus:
         await self._client.ping()
 
     async def disconnect(self) -> None:
+        await self._drop_pubsub(FeedLost("the bus was closed"))
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -101,19 +117,104 @@ class RedisBus:
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Envelope]]:
-        pubsub = self.client.pubsub()
-        await pubsub.subscribe(channel)
+        queue: asyncio.Queue[Envelope | FeedLost] = asyncio.Queue()
+        async with self._lock:
+            first = not self._queues.get(channel)
+            self._queues[channel].add(queue)
+            try:
+                if first:
+                    await self._live_pubsub().subscribe(channel)
+                self._start_reader()
+            except Exception:
+                self._forget(channel, queue)
+                raise
         try:
-            yield _redis_messages(pubsub)
+            yield _until_lost(queue)
         finally:
-            await pubsub.unsubscribe(channel)
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            async with self._lock:
+                if self._forget(channel, queue) and self._pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await self._pubsub.unsubscribe(channel)
+
+    def _forget(self, channel: str, queue: asyncio.Queue[Envelope | FeedLost]) -> bool:
+        """Drop a local subscriber; True when it was the channel's last one."""
+        queues = self._queues.get(channel)
+        if queues is None:
+            return False
+        queues.discard(queue)
+        if queues:
+            return False
+        del self._queues[channel]
+        return True
+
+    def _live_pubsub(self) -> Any:
+        if self._pubsub is None:
+            self._pubsub = self.client.pubsub()
+        return self._pubsub
+
+    def _start_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read(self._pubsub), name="redis-bus")
+
+    async def _read(self, pubsub: Any) -> None:
+        # redis-py reconnects and resubscribes on its own; what was published meanwhile
+        # is lost, so a reconnect counts as a lost feed.
+        watch = _ConnectWatch()
+        pubsub.connection.register_connect_callback(watch.on_connect)
+        try:
+            while True:
+                message = await pubsub.get_message(timeout=None)
+                if watch.reconnected:
+                    raise FeedLost("the Redis pub/sub connection was re-established")
+                if message is None or message.get("type") != "message":
+                    continue
+                channel = message["channel"]
+                channel = channel.decode() if isinstance(channel, bytes) else channel
+                envelope = json.loads(message["data"])
+                for queue in self._queues.get(channel, ()):
+                    queue.put_nowait(envelope)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("Redis bus feed lost: %r", exc)
+            lost = exc if isinstance(exc, FeedLost) else FeedLost(repr(exc))
+            async with self._lock:
+                if self._pubsub is pubsub:
+                    await self._drop_pubsub(lost, reader_done=True)
+
+    async def _drop_pubsub(self, lost: FeedLost, *, reader_done: bool = False) -> None:
+        """End every local subscription with `lost` and forget the pub/sub connection."""
+        pubsub, self._pubsub = self._pubsub, None
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader_done:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        for queues in self._queues.values():
+            for queue in queues:
+                queue.put_nowait(lost)
+        self._queues.clear()
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
 
 
-async def _redis_messages(pubsub: Any) -> AsyncIterator[Envelope]:
-    async for message in pubsub.listen():
-        if message.get("type") == "message":
-            yield json.loads(message["data"])
+class _ConnectWatch:
+    """Notices a (re)connection of a redis-py connection (its callbacks are weak refs)."""
+
+    def __init__(self) -> None:
+        self.reconnected = False
+
+    async def on_connect(self, _connection: Any) -> None:
+        self.reconnected = True
+
+
+async def _until_lost(queue: asyncio.Queue[Envelope | FeedLost]) -> AsyncIterator[Envelope]:
+    while True:
+        item = await queue.get()
+        if isinstance(item, FeedLost):
+            raise item
+        yield item
 
 
 def create_bus(redis_url: str | None) -> Bus:

@@ -79,6 +79,15 @@ class Room:
         self.staff.pop(conn, None)
 
 
+@dataclass(eq=False)
+class Inbox:
+    """A user's live notifications in this process: one bus subscription, all their sockets."""
+
+    user_id: int
+    connections: set[Connection] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+
+
 class ChatHub:
     """Per-process state of live chat: rooms, sockets, the batched writer, rate limits."""
 
@@ -94,7 +103,17 @@ class ChatHub:
         self.limiter = SendRateLimiter(self.limits.send_rate, self.limits.send_burst)
         self.writer = MessageWriter(sessionmaker, bus)
         self.rooms: dict[int, Room] = {}
+        self.inboxes: dict[int, Inbox] = {}
         self.connections: set[Connection] = set()
+
+    def connect(self, conn: Connection) -> None:
+        """A new socket: it hears its user's notifications from now on."""
+        self.connections.add(conn)
+        inbox = self.inboxes.get(conn.user_id)
+        if inbox is None:
+            inbox = self.inboxes[conn.user_id] = Inbox(conn.user_id)
+            inbox.task = asyncio.create_task(self._inbox(inbox), name="chat-inbox")
+        inbox.connections.add(conn)
 
     async def join(self, conn: Connection, ticket_id: int) -> Subscription:
         """Add `conn` to the ticket's room, live on the bus before this returns."""
@@ -129,10 +148,38 @@ class ChatHub:
         for ticket_id in list(conn.subscriptions):
             self.leave(conn, ticket_id)
         self.connections.discard(conn)
+        inbox = self.inboxes.get(conn.user_id)
+        if inbox is not None:
+            inbox.connections.discard(conn)
+            if not inbox.connections:
+                del self.inboxes[conn.user_id]
+                if inbox.task is not None:
+                    inbox.task.cancel()
+
+    async def _inbox(self, inbox: Inbox) -> None:
+        """`notification` frames (ids only) from bus channel user:{id} to the user's sockets."""
+        try:
+            async with self.bus.subscribe(f"user:{inbox.user_id}") as feed:
+                async for envelope in feed:
+                    if envelope.get("type") == "notification" and isinstance(
+                        envelope.get("id"), int
+                    ):
+                        for conn in tuple(inbox.connections):
+                            conn.send_frame({"type": "notification", "id": envelope["id"]})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("live inbox of user %s failed", inbox.user_id)
+            for conn in tuple(inbox.connections):
+                conn.disconnect(FEED_LOST, "live feed lost; reconnect and resume with since")
+            if self.inboxes.get(inbox.user_id) is inbox:
+                del self.inboxes[inbox.user_id]
 
     async def close(self) -> None:
         tasks = [room.task for room in self.rooms.values() if room.task is not None]
+        tasks += [inbox.task for inbox in self.inboxes.values() if inbox.task is not None]
         self.rooms.clear()
+        self.inboxes.clear()
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -9,7 +9,6 @@ Every other refusal is an `error` frame and the socket stays usable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
@@ -48,7 +47,7 @@ async def chat_socket(websocket: WebSocket) -> None:
         queue_frames=hub.limits.send_queue_frames,
         buffer_bytes=hub.limits.send_buffer_bytes,
     )
-    hub.connections.add(conn)
+    hub.connect(conn)
     conn.send_frame(
         {
             "type": "authenticated",
@@ -60,25 +59,13 @@ async def chat_socket(websocket: WebSocket) -> None:
             },
         }
     )
-    inbox = asyncio.create_task(_forward_notifications(hub, conn), name="ws-notifications")
     WS_CONNECTIONS.inc()
     try:
         await _receive_loop(websocket, hub, conn)
     finally:
         WS_CONNECTIONS.dec()
-        inbox.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await inbox
         hub.disconnect(conn)
         await conn.aclose()
-
-
-async def _forward_notifications(hub: ChatHub, conn: Connection) -> None:
-    """The user's live inbox: `notification` frames (ids only) from bus channel user:{id}."""
-    async with hub.bus.subscribe(f"user:{conn.user_id}") as feed:
-        async for envelope in feed:
-            if envelope.get("type") == "notification" and isinstance(envelope.get("id"), int):
-                conn.send_frame({"type": "notification", "id": envelope["id"]})
 
 
 def _bearer(websocket: WebSocket) -> str | None:

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 from datetime import UTC, datetime
 
 import pytest
+import redis.asyncio as redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import after_commit, unit_of_work
 from app.models import User
-from app.realtime.bus import Bus, MemoryBus, RedisBus
+from app.realtime.bus import Bus, FeedLost, MemoryBus, RedisBus
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -58,6 +60,56 @@ async def test_redis_bus_crosses_processes_boundaries(settings: Settings) -> Non
     finally:
         await one.disconnect()
         await two.disconnect()
+
+
+@pytest.mark.integration
+async def test_one_redis_connection_carries_every_channel_of_a_process() -> None:
+    """Sockets x rooms must not become Redis clients: one pub/sub connection per process."""
+    bus, probe = RedisBus(REDIS_URL), redis.Redis.from_url(REDIS_URL)
+    await bus.connect()
+    names = [f"test:{secrets.token_hex(4)}" for _ in range(3)]
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            feeds = [
+                await stack.enter_async_context(bus.subscribe(name))
+                for name in names
+                for _ in range(4)  # four local subscribers per channel
+            ]
+            counts = dict(await probe.pubsub_numsub(*names))
+            assert set(counts.values()) == {1}
+            await bus.publish(names[1], {"type": "hello"})
+            # the second channel's four subscribers
+            heard = [await asyncio.wait_for(anext(feed), 5) for feed in feeds[4:8]]
+            assert heard == [{"type": "hello"}] * 4
+        assert dict(await probe.pubsub_numsub(*names)) == dict.fromkeys(
+            [n.encode() for n in names], 0
+        )
+    finally:
+        await bus.disconnect()
+        await probe.aclose()
+
+
+@pytest.mark.integration
+async def test_a_lost_redis_connection_ends_subscriptions_instead_of_skipping_messages() -> None:
+    """What is published while the pub/sub connection is down is gone: say so, loudly."""
+    bus, probe = RedisBus(REDIS_URL), redis.Redis.from_url(REDIS_URL)
+    await bus.connect()
+    channel = f"test:{secrets.token_hex(4)}"
+    try:
+        async with bus.subscribe(channel) as feed:
+            await bus.publish(channel, {"n": 1})
+            assert await asyncio.wait_for(anext(feed), 5) == {"n": 1}
+            killed = await probe.client_kill_filter(_type="pubsub", skipme=True)
+            assert killed >= 1
+            with pytest.raises(FeedLost):
+                await asyncio.wait_for(anext(feed), 10)
+        # a new subscription works again, on a new connection
+        async with bus.subscribe(channel) as feed:
+            await bus.publish(channel, {"n": 2})
+            assert await asyncio.wait_for(anext(feed), 5) == {"n": 2}
+    finally:
+        await bus.disconnect()
+        await probe.aclose()
 
 
 class TestPublishAfterCommit:
