@@ -10,7 +10,6 @@ crash replays at most one batch, and replays are idempotent (decisions are keyed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -21,6 +20,7 @@ from app.chat.service import ChatMessageEvent
 from app.db import unit_of_work
 from app.followers.service import do_follow_as_participant
 from app.kit.clock import utcnow
+from app.kit.polling import poll_until_stopped
 from app.metrics.prometheus import CHAT_MESSAGES
 from app.models import ChatMessage, Role, Ticket, User
 from app.policy.evaluator import Actor, PolicyEvent, TicketFacts
@@ -147,14 +147,9 @@ class ChatNotifier:
         self.follow_on_comment = follow_on_comment
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                handled = await notify_pending(
-                    self.sessionmaker, follow_on_comment=self.follow_on_comment
-                )
-            except Exception:
-                log.exception("chat notifications failed; retrying")
-                handled = 0
-            if handled < BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.tick)
+        async def one_pass() -> int:
+            return await notify_pending(self.sessionmaker, follow_on_comment=self.follow_on_comment)
+
+        await poll_until_stopped(
+            stop, one_pass, tick=self.tick, full=BATCH, what="chat notifications"
+        )

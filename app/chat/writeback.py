@@ -10,7 +10,6 @@ engine recognizes the comment when it comes back, however soon.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import unit_of_work
 from app.kit.clock import utcnow
 from app.kit.errors import AppError
+from app.kit.polling import poll_until_stopped
 from app.kit.secrets import SecretBox
 from app.models import ChatMessage, ChatWriteback, ConnectorInstance, Ticket, User
 from app.policy.egress import InternalContentLeak, destination_is_internal, guard_egress
@@ -139,15 +139,9 @@ class WritebackWorker:
         self.owner = f"{worker_identity()}:chat"
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            done = 0
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("chat write-back pass failed; retrying")
-            if done < self.batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.tick)
+        await poll_until_stopped(
+            stop, self.run_once, tick=self.tick, full=self.batch, what="chat write-back pass"
+        )
 
     async def run_once(self) -> int:
         """One pass over what is due now; returns how many write-backs it handled."""

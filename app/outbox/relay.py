@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
 from app.kit.clock import utcnow
+from app.kit.polling import poll_until_stopped
 from app.metrics.prometheus import DELIVERIES
 from app.models import Delivery
 from app.notifications.channels import Channel, DeliveryResult, Outcome
@@ -117,15 +118,13 @@ class Relay:
             await asyncio.gather(*(c.close() for c in self.channels.values()))
 
     async def _lane(self, lane: Lane, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once(lane)
-            except Exception:
-                log.exception("delivery pass over %s failed; retrying", ", ".join(lane))
-                claimed = 0
-            if claimed < self.settings.batch_size:  # idle or nearly: wait a little
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.settings.poll_interval)
+        await poll_until_stopped(
+            stop,
+            lambda: self.run_once(lane),
+            tick=self.settings.poll_interval,
+            full=self.settings.batch_size,
+            what=f"delivery pass over {', '.join(lane)}",
+        )
 
     async def drain(self, max_passes: int = 10_000) -> int:
         """Passes over the lanes, one at a time, until nothing is due; rows handled."""

@@ -20,7 +20,6 @@ without any public text waits, still asked for, until an approved public update 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import unit_of_work
 from app.kit.clock import utcnow
 from app.kit.errors import AppError
+from app.kit.polling import poll_until_stopped
 from app.kit.secrets import SecretBox
 from app.models import ConnectorInstance, Incident, IncidentTicket, Ticket
 from app.policy.egress import InternalContentLeak, destination_is_internal, guard_egress
@@ -96,15 +96,9 @@ class ClosingCommentWorker:
         self.owner = f"{worker_identity()}:status-closing"
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            done = 0
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("closing comments pass failed; retrying")
-            if done < self.batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.tick)
+        await poll_until_stopped(
+            stop, self.run_once, tick=self.tick, full=self.batch, what="closing comments pass"
+        )
 
     async def run_once(self) -> int:
         """One pass over what is due now; how many closing comments it handled."""

@@ -83,8 +83,9 @@ async def _past_incident(session: AsyncSession, author: User, approver: User) ->
         author=author,
     )
     await do_approve_update(session, update_id=resolved.id, approver=approver, reason=None)
-    # Move it twelve days back so the history row shows it.
-    start = utcnow() - timedelta(days=12, hours=3)
+    # Move it twelve days back so the history row shows it, within one day (09:00-11:00
+    # UTC): "three hours before now" crossed midnight when the demo started after 01:00.
+    start = (utcnow() - timedelta(days=12)).replace(hour=9, minute=0, second=0, microsecond=0)
     await session.execute(
         update(Incident)
         .where(Incident.id == incident.id)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.db import unit_of_work
 from app.kit.clock import utcnow
+from app.kit.polling import poll_until_stopped
 from app.models import Incident, StatusOutbound, StatusUpdate, Subscriber
 from app.notifications.channels.email import sender_domain, smtp_client
 from app.policy.egress import guard_egress
@@ -115,10 +116,7 @@ class StatusMailer:
         self.tick = tick
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await send_pending(self.sessionmaker, self.settings)
-            except Exception:
-                log.exception("status mails failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.tick)
+        async def one_pass() -> None:
+            await send_pending(self.sessionmaker, self.settings)
+
+        await poll_until_stopped(stop, one_pass, tick=self.tick, what="status mails")
