@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.permissions import CurrentUser
 from app.chat import frames, history, service
 from app.chat.schemas import MessageCreate, MessageOut, MessageUpdate, ReadMark, ReadStateOut
 from app.deps import Bus, Session
+from app.kit.errors import InvalidInput
 from app.kit.pagination import After, Limit, Page
 from app.realtime.hub import get_hub
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
+
+
+ChangedAfter = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="instead of `after`: the messages edited or deleted after this "
+        "revision, in revision order (`next_after` is then a revision too)",
+    ),
+]
 
 
 @router.get("/tickets/{ticket_id}/messages")
@@ -23,7 +35,18 @@ async def list_messages(
     user: CurrentUser,
     after: After = None,
     limit: Limit = 50,
+    changed_after: ChangedAfter = None,
 ) -> Page[MessageOut]:
+    """Messages in id order after `after`; or, with `changed_after`, the ones changed since."""
+    if changed_after is not None:
+        if after is not None:
+            raise InvalidInput("give either after or changed_after, not both")
+        changed = await history.list_changes_for(
+            session, user=user, ticket_id=ticket_id, after_revision=changed_after, limit=limit
+        )
+        items = [frames.message_out(message, name) for message, name in changed]
+        last = items[-1].revision if len(items) == limit else None
+        return Page(items=items, next_after=last)
     rows = await history.list_messages_for(
         session, user=user, ticket_id=ticket_id, after=after, limit=limit
     )

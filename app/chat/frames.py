@@ -40,6 +40,7 @@ def message_out(message: AnyMessage, author_name: str | None) -> MessageOut:
         created_at=message.created_at,
         edited_at=message.edited_at,
         deleted_at=message.deleted_at,
+        revision=message.revision,
     )
 
 
@@ -67,6 +68,7 @@ def message_json(message: AnyMessage, author_name: str | None) -> dict[str, Any]
         "created_at": _instant(message.created_at),
         "edited_at": _instant(message.edited_at),
         "deleted_at": _instant(message.deleted_at),
+        "revision": message.revision,
     }
 
 
@@ -85,6 +87,7 @@ def deleted_frame(message: ChatMessage) -> dict[str, Any]:
         "ticket_id": message.ticket_id,
         "message_id": message.id,
         "deleted_at": message.deleted_at,
+        "revision": message.revision,
     }
 
 

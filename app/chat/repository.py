@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Select, Table, func, or_, select
+from sqlalchemy import Select, Table, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ class NewChatMessage:
     external_comment_id: str | None = None
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
+    revision: int | None = None  # a new message has not changed yet
 
 
 AnyMessage = ChatMessage | NewChatMessage
@@ -127,6 +128,73 @@ async def list_messages(
     result = await session.execute(stmt.order_by(order).limit(limit))
     rows: list[MessageRow] = [(r[0], r[1]) for r in result]
     return rows[::-1] if latest else rows
+
+
+async def missed_messages(
+    session: AsyncSession,
+    ticket_id: int,
+    *,
+    include_internal: bool,
+    since: int,
+    since_change: int | None,
+    limit: int,
+) -> list[MessageRow]:
+    """What a reader who has seen up to message `since` is missing, in commit order.
+
+    The messages after `since`, and the older ones changed since (in their current state):
+    changed after revision `since_change` when the reader names it, else changed while
+    message `since` was already stored (`changed_after_id >= since`). A change sorts
+    after the message that was the ticket's latest when it was made and before the next.
+    """
+    new = ChatMessage.id > since
+    changed = (
+        ChatMessage.changed_after_id >= since
+        if since_change is None
+        else ChatMessage.revision > since_change
+    )
+    stmt = _with_author().where(ChatMessage.ticket_id == ticket_id, or_(new, changed))
+    if not include_internal:
+        stmt = stmt.where(ChatMessage.visibility == "public")
+    stmt = stmt.order_by(
+        case((new, ChatMessage.id), else_=ChatMessage.changed_after_id),
+        case((new, 0), else_=1),
+        ChatMessage.revision,
+    )
+    return [(r[0], r[1]) for r in await session.execute(stmt.limit(limit))]
+
+
+async def changed_messages(
+    session: AsyncSession,
+    ticket_id: int,
+    *,
+    include_internal: bool,
+    after_revision: int,
+    limit: int,
+) -> list[MessageRow]:
+    """Messages whose latest edit or deletion came after `after_revision`, in that order."""
+    stmt = _with_author().where(
+        ChatMessage.ticket_id == ticket_id, ChatMessage.revision > after_revision
+    )
+    if not include_internal:
+        stmt = stmt.where(ChatMessage.visibility == "public")
+    result = await session.execute(stmt.order_by(ChatMessage.revision).limit(limit))
+    return [(r[0], r[1]) for r in result]
+
+
+async def next_revision(session: AsyncSession, ticket_id: int) -> tuple[int, int]:
+    """The number of the next change and the ticket's latest message id.
+
+    Only under the chat write lock (`service._lock_chat_writes`): numbers, like message
+    ids, must become visible in the order they are given.
+    """
+    stmt = select(
+        select(func.coalesce(func.max(ChatMessage.revision), 0)).scalar_subquery(),
+        select(func.max(ChatMessage.id))
+        .where(ChatMessage.ticket_id == ticket_id)
+        .scalar_subquery(),
+    )
+    latest_revision, latest_id = (await session.execute(stmt)).one()
+    return int(latest_revision) + 1, int(latest_id)
 
 
 async def timeline_entries(

@@ -36,6 +36,10 @@ class MessageOut(BaseModel):
     created_at: datetime
     edited_at: datetime | None
     deleted_at: datetime | None
+    revision: int | None = Field(
+        description="the number of the message's latest edit or deletion (none until it "
+        "changes); send the highest one seen as `since_change` to resume"
+    )
 
 
 class MessageCreate(BaseModel):
@@ -80,6 +84,9 @@ class SubscribeFrame(_Frame):
     ticket_id: int
     since: int | None = Field(default=None, ge=0, description="last message id seen")
     since_event: int | None = Field(default=None, ge=0, description="last timeline id seen")
+    since_change: int | None = Field(
+        default=None, ge=0, description="highest revision seen (with `since`)"
+    )
 
 
 class UnsubscribeFrame(_Frame):

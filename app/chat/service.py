@@ -328,11 +328,23 @@ async def do_post_message(session: AsyncSession, post: NewMessage, *, bus: Bus) 
     return outcome
 
 
+async def _number_change(session: AsyncSession, message: ChatMessage) -> None:
+    """Give an edit or deletion its place in the conversation's order (see history.py).
+
+    The caller holds the chat write lock, so numbers become visible in increasing order
+    and `changed_after_id` is exact: the change comes after that message, before the next.
+    """
+    message.revision, message.changed_after_id = await repository.next_revision(
+        session, message.ticket_id
+    )
+
+
 async def do_edit_message(
     session: AsyncSession, *, user: User, message_id: int, body: str, bus: Bus
 ) -> MessageRow:
     """Change a message's body, keeping the old one in the audit trail."""
     check_body(body)
+    await _lock_chat_writes(session)  # first: the message is read as the lock leaves it
     message, author_name = await check_message_editable(session, user=user, message_id=message_id)
     session.add(
         ChatMessageAudit(
@@ -342,6 +354,7 @@ async def do_edit_message(
     message.body = body
     message.edited_at = utcnow()
     await _resolve_mentions(session, [message])
+    await _number_change(session, message)
     await session.flush()
     publish_frame(
         session,
@@ -357,6 +370,7 @@ async def do_delete_message(
     session: AsyncSession, *, user: User, message_id: int, bus: Bus
 ) -> ChatMessage:
     """Delete a message: its body moves to the audit trail; its place (id) stays."""
+    await _lock_chat_writes(session)
     message, _ = await check_message_editable(session, user=user, message_id=message_id)
     session.add(
         ChatMessageAudit(
@@ -366,6 +380,7 @@ async def do_delete_message(
     message.body = ""
     message.mentions = []
     message.deleted_at = utcnow()
+    await _number_change(session, message)
     await session.flush()
     publish_frame(
         session, bus, message.ticket_id, lambda: frames.deleted_frame(message), message.visibility

@@ -70,6 +70,7 @@ async def on_subscribe(hub: ChatHub, conn: Connection, data: dict[str, Any]) -> 
                 since=frame.since,
                 since_event=frame.since_event,
                 limits=hub.limits,
+                since_change=frame.since_change,
             )
     except BaseException:
         hub.leave(conn, ticket_id)

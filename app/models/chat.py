@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.clock import utcnow
@@ -19,6 +19,8 @@ class ChatMessage(IdMixin, Base):
         # A retried send (same author, same client_msg_id) finds the first one.
         UniqueConstraint("author_user_id", "client_msg_id"),
         Index("ix_chat_messages_ticket_id_id", "ticket_id", "id"),
+        # One number per change, across all tickets (given under the chat write lock).
+        Index("ix_chat_messages_revision", "revision", unique=True),
     )
 
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
@@ -34,6 +36,12 @@ class ChatMessage(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Edits and deletions in commit order, so a client resuming a conversation gets the
+    # changes it missed (app/chat/history.py): `revision` numbers the message's latest
+    # change (increasing across all tickets; NULL until it first changes) and
+    # `changed_after_id` is the ticket's latest message id when that change was made.
+    revision: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    changed_after_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     # When the policy decided who hears about it (the notifier sets it; NULL: not yet).
     notified_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
 

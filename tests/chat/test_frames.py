@@ -35,6 +35,7 @@ def _message(**changes: object) -> NewChatMessage:
         _message(created_at=datetime(2026, 11, 29, 1, 2, 3, tzinfo=UTC)),  # no fraction
         _message(edited_at=CREATED, external_comment_id="J-9", visibility="internal"),
         _message(deleted_at=CREATED, mentions=[]),
+        _message(edited_at=CREATED, revision=17),
         _message(author_user_id=None, body="plain words only"),
     ],
 )
