@@ -105,7 +105,7 @@ class Connection:
         )
         # The egress verdict per content visibility, for a ticket this user may see: it
         # depends only on the role and this destination, so it is decided once.
-        self._egress: dict[str, str | None] = {}
+        self._egress: dict[str, str] = {}
         # Tickets this user was found allowed to see (re-checked on ticket changes).
         self.visible_tickets: set[int] = set()
         self.subscriptions: set[int] = set()
@@ -130,22 +130,32 @@ class Connection:
     def send(
         self, frame: WireFrame | str, visibility: str = "public", ticket_id: int | None = None
     ) -> bool:
-        """Send a serialized frame if this user may have it; False when it was not sent."""
+        """Send a serialized frame if this user may have it; False when it was not sent.
+
+        The fan-out calls this once per recipient and message: it is kept flat on purpose.
+        """
         if self.closed:
             return False
-        refusal = self._refusal(visibility, ticket_id)
-        if refusal is not None:
-            log.error("refused a frame to user %s on the socket: %s", self.user_id, refusal)
+        content: ContentVisibility = "public" if visibility == "public" else "internal"
+        refusal = self._egress.get(content)
+        if refusal is None:
+            refusal = self._decide_egress(content)
+        if refusal or (ticket_id is not None and ticket_id not in self.visible_tickets):
+            reason = refusal or "the recipient may not see this ticket"
+            log.error("refused a frame to user %s on the socket: %s", self.user_id, reason)
             return False
         if isinstance(frame, str):
             frame = WireFrame(frame)
-        if self._protocol is not None:
-            return self._write_direct(self._protocol, frame)
-        if len(self._queue) >= self.queue_limit:
+        protocol = self._protocol
+        if protocol is None:
+            return self._enqueue(frame.text)
+        transport = protocol.transport
+        if transport.is_closing() or protocol.close_sent:
+            return False  # the peer went away; the receive loop notices and cleans up
+        if transport.get_write_buffer_size() > self.buffer_limit:
             self.disconnect(SLOW_CONSUMER, SLOW_REASON)
             return False
-        self._queue.append(frame.text)
-        self._ready.set()
+        transport.write(frame.wire())
         return True
 
     def send_frame(
@@ -155,33 +165,29 @@ class Connection:
             json.dumps(frame, separators=(",", ":"), default=str), visibility, ticket_id
         )
 
-    def _refusal(self, visibility: str, ticket_id: int | None) -> str | None:
-        content: ContentVisibility = "public" if visibility == "public" else "internal"
-        if ticket_id is not None and ticket_id not in self.visible_tickets:
-            return "the recipient may not see this ticket"
-        if content not in self._egress:
-            try:
-                guard_egress(
-                    content,
-                    self.role,
-                    self._internal_destination,
-                    None,
-                    may_see_ticket=True,
-                    channel="in_app",
-                )
-                self._egress[content] = None
-            except InternalContentLeak as exc:
-                self._egress[content] = exc.reason
-        return self._egress[content]
+    def _decide_egress(self, content: ContentVisibility) -> str:
+        """The guard's verdict for this socket ("" = allowed), remembered."""
+        try:
+            guard_egress(
+                content,
+                self.role,
+                self._internal_destination,
+                None,
+                may_see_ticket=True,
+                channel="in_app",
+            )
+            verdict = ""
+        except InternalContentLeak as exc:
+            verdict = exc.reason or "refused"
+        self._egress[content] = verdict
+        return verdict
 
-    def _write_direct(self, protocol: WebSocketsSansIOProtocol, frame: WireFrame) -> bool:
-        transport = protocol.transport
-        if transport.is_closing() or protocol.close_sent:
-            return False  # the peer went away; the receive loop notices and cleans up
-        if transport.get_write_buffer_size() > self.buffer_limit:
+    def _enqueue(self, text: str) -> bool:
+        if len(self._queue) >= self.queue_limit:
             self.disconnect(SLOW_CONSUMER, SLOW_REASON)
             return False
-        transport.write(frame.wire())
+        self._queue.append(text)
+        self._ready.set()
         return True
 
     def disconnect(self, code: int, reason: str) -> None:

@@ -226,9 +226,12 @@ class ChatHub:
         visibility = "public" if envelope.get("visibility") == "public" else "internal"
         targets = room.everyone if visibility == "public" else room.staff
         ident = envelope.get("message_id")
-        frame = WireFrame(text)
+        frame, ticket_id = WireFrame(text), room.ticket_id
         for sub in tuple(targets.values()):
-            sub.deliver(frame, visibility, "message", ident)
+            if sub.pending is None:  # the common case, inlined: this loop is the hot path
+                sub.conn.send(frame, visibility, ticket_id)
+            else:
+                sub.deliver(frame, visibility, "message", ident)
 
     async def _ticket_event(self, room: Room, envelope: Envelope) -> None:
         """A timeline entry from the sync engine, read once and shown as a system entry."""
