@@ -142,6 +142,10 @@ async def sync_connector(
     _admin: Admin,
 ) -> SyncResult:
     await _get(session, connector_id)
+    # The sync runs in its own transactions: end this request's first (it wrote only the
+    # token's last use), or on SQLite, whose one connection this session holds, the sync
+    # would wait for it (60 s) and fail. The web UI's "Sync now" does the same.
+    await session.commit()
     report = await sync_instance(request.app.state.sessionmaker, bus, box, http, connector_id)
     if report.busy:
         raise Conflict("a sync of this connector is running now", code="sync_in_progress")

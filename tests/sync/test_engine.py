@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.kit.clock import utcnow
+from app.main import create_app
 from app.models import ConnectorInstance, ConnectorWrite, Ticket, TicketEvent
 from app.realtime.bus import MemoryBus
 from app.runtime import Runtime
@@ -21,6 +23,7 @@ from connectors.base import (
     TransientError,
     Visibility,
 )
+from tests.conftest import make_runtime
 from tests.factories import create_connector, create_user
 from tests.sync.scripted import ScriptedConnector, change
 
@@ -230,3 +233,37 @@ async def test_http_sync_endpoint_reports_what_it_ingested(
     assert response.status_code == 200, response.text
     assert response.json()["events_ingested"] == 2
     assert response.json()["tickets_created"] == 1
+
+
+async def test_http_sync_answers_promptly_with_the_result_on_a_real_pool(
+    settings: Settings, committed_db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The request's session must not hold a connection while the sync opens its own: on
+    SQLite the pool has one, and the sync waited for it 60 s, then failed (a 500)."""
+    from app.models import Role
+    from tests.factories import auth
+
+    async with committed_db() as session:
+        _, admin = await create_user(session, role=Role.ADMIN)
+        instance = await create_connector(session, kind="scripted")
+        await session.commit()
+    ScriptedConnector.script = [ChangePage([change("p1", "P1"), change("p2", "P2")], "c")]
+    runtime = make_runtime(settings, committed_db)  # the app's own sessions, real commits
+    transport = httpx.ASGITransport(app=create_app(settings, runtime=runtime))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await asyncio.wait_for(
+                client.post(f"/api/v1/connectors/{instance.id}/sync", headers=auth(admin)),
+                timeout=10,
+            )
+    finally:
+        await runtime.http.aclose()
+    assert response.status_code == 200, response.text
+    assert response.json()["tickets_created"] == 2
+    assert response.json()["events_ingested"] == 2
+    async with committed_db() as session:
+        assert await _count(session, Ticket, instance.id) == 2
+        stored = await session.get(ConnectorInstance, instance.id)
+        assert stored is not None
+        assert stored.cursor == "c"
+        assert stored.last_success_at is not None
