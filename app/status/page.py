@@ -4,7 +4,8 @@ Every change in the status domain bumps one revision counter in the database (in
 transaction). A rendering is keyed by (what, audience, revision, UTC day): a request costs
 one primary-key read until something changes, however many people refresh during an
 incident, and replicas agree because the key lives in the database. The UTC day is part of
-the key because the 90-day history moves on at midnight.
+the key because the 90-day history moves on at midnight. A signed-in reader's page shows
+times in their own zone, so the zone is part of its key (and ETag) too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.kit.clock import utcnow
 from app.status import revision as status_revision
 from app.status.lifecycle import ViewerAudience, label
 from app.status.view import IncidentView, StatusView
+from app.web.timefmt import DEFAULT_ZONE, localtime
 
 _HERE = Path(__file__).resolve().parent
 TEMPLATES = Environment(
@@ -37,8 +39,9 @@ TEMPLATES = Environment(
     lstrip_blocks=True,
 )
 TEMPLATES.filters["label"] = label
-TEMPLATES.filters["iso"] = lambda value: value.isoformat() if value else ""
-TEMPLATES.filters["when"] = lambda value: f"{value:%d %b %Y, %H:%M} UTC" if value else ""
+# The web UI's one time filter: <time datetime="UTC"> with the wall clock of the page's
+# `tz` (the signed-in reader's zone; UTC for everyone else), the zone always named.
+TEMPLATES.filters["localtime"] = localtime
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -75,8 +78,11 @@ class Version:
         changed = max(changed_at or midnight, midnight).replace(microsecond=0)
         return cls(revision, now.date().isoformat(), changed)
 
-    def etag(self, what: str, audience: str) -> str:
-        digest = hashlib.sha256(f"{what}|{audience}|{self.revision}|{self.day}".encode())
+    def etag(self, what: str, audience: str, zone: str | None = None) -> str:
+        key = f"{what}|{audience}|{self.revision}|{self.day}"
+        if zone is not None:  # a rendering in the reader's zone is another rendering
+            key += f"|{zone}"
+        digest = hashlib.sha256(key.encode())
         return f'"{digest.hexdigest()[:24]}"'
 
 
@@ -115,12 +121,16 @@ def cache_of(request: Request) -> RenderCache:
     return cache
 
 
-def not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
-    """RFC 9110: If-None-Match decides when present, else If-Modified-Since."""
+def not_modified(
+    request: Request, etag: str, last_modified: datetime, *, by_date: bool = True
+) -> bool:
+    """RFC 9110: If-None-Match decides when present, else If-Modified-Since (`by_date`)."""
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
         return "*" in tags or etag in tags
+    if not by_date:
+        return False
     if_modified_since = request.headers.get("if-modified-since")
     if if_modified_since:
         try:
@@ -141,9 +151,15 @@ async def respond(
     audience: ViewerAudience,
     render: Callable[[], Awaitable[bytes]],
     media_type: str,
+    zone: str | None = None,
 ) -> Response:
-    """A cached rendering as a response, or a 304 when the client's copy is current."""
-    etag = version.etag(what, audience)
+    """A cached rendering as a response, or a 304 when the client's copy is current.
+
+    `zone`: the reader's own time zone when the rendering shows times in it. It is part of
+    the ETag (and so of the render cache's key), and only the ETag can then tell a copy is
+    current: a reader who changed zone has a copy as recent as the status, in the old one.
+    """
+    etag = version.etag(what, audience, zone)
     headers = {
         "ETag": etag,
         "Last-Modified": format_datetime(version.last_modified, usegmt=True),
@@ -152,7 +168,7 @@ async def respond(
     }
     if media_type.startswith("text/html"):
         headers["Content-Security-Policy"] = CSP
-    if not_modified(request, etag, version.last_modified):
+    if not_modified(request, etag, version.last_modified, by_date=zone is None):
         return Response(status_code=304, headers=headers)
 
     async def _render() -> Rendered:
@@ -162,11 +178,24 @@ async def respond(
     return Response(rendered.body, media_type=media_type, headers=headers)
 
 
-def render_page(view: StatusView, *, base_url: str, subscribable: list[tuple[str, str]]) -> bytes:
-    """The status page as HTML (no scripts, one stylesheet)."""
+def render_page(
+    view: StatusView,
+    *,
+    base_url: str,
+    subscribable: list[tuple[str, str]],
+    zone: str | None = None,
+) -> bytes:
+    """The status page as HTML (no scripts, one stylesheet); times in the reader's `zone`
+    when given (a signed-in reader's), else in UTC, and the page says which."""
     return (
         TEMPLATES.get_template("page.html")
-        .render(view=view, base_url=base_url.rstrip("/"), subscribable=subscribable)
+        .render(
+            view=view,
+            base_url=base_url.rstrip("/"),
+            subscribable=subscribable,
+            tz=zone or DEFAULT_ZONE,
+            own_zone=zone is not None,
+        )
         .encode()
     )
 

@@ -50,12 +50,18 @@ def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 async def status_page(request: Request, viewer: StatusViewer, settings: AppSettings) -> Response:
     """The status page: public content, plus employee content for a signed-in reader."""
 
+    # Times in a signed-in reader's own zone; anonymous readers (and shared caches) get UTC.
+    zone = viewer.timezone if viewer.user is not None else None
+
     async def render() -> bytes:
         async with _sessions(request)() as session:
             view = await build_view(session, viewer.audience, now=utcnow(), channel="status_page")
             public = await repository.list_services(session, ["public"])
         return render_page(
-            view, base_url=settings.base_url, subscribable=[(s.slug, s.name) for s in public]
+            view,
+            base_url=settings.base_url,
+            subscribable=[(s.slug, s.name) for s in public],
+            zone=zone,
         )
 
     return await respond(
@@ -65,6 +71,7 @@ async def status_page(request: Request, viewer: StatusViewer, settings: AppSetti
         audience=viewer.audience,
         render=render,
         media_type="text/html; charset=utf-8",
+        zone=zone,
     )
 
 

@@ -5,6 +5,9 @@
   too: the page is a communication surface; drafts and internal updates live in the API);
 - a feed URL's `?token=<feed token>`: `employees` (feed readers cannot send headers).
 
+A signed-in reader also brings the time zone of their preferences: the page shows times
+in it (feeds carry machine-readable times only).
+
 A credential that is given but wrong is a 401, not a silent downgrade to the public view:
 a script or feed reader then learns its token is dead. An expired browser cookie, though,
 just shows the public page (the person is simply signed out).
@@ -24,6 +27,7 @@ from app.db import unit_of_work
 from app.kit.errors import NotAuthenticated
 from app.kit.secrets import hash_token
 from app.models import User
+from app.notifications.preferences import display_timezone
 from app.status import repository
 from app.status.lifecycle import ViewerAudience
 
@@ -31,6 +35,8 @@ from app.status.lifecycle import ViewerAudience
 @dataclass(frozen=True, slots=True)
 class Viewer:
     user: User | None
+    # The zone a signed-in reader reads times in (their preferences); UTC for the public.
+    timezone: str = "UTC"
 
     @property
     def audience(self) -> ViewerAudience:
@@ -59,9 +65,12 @@ async def get_viewer(request: Request) -> Viewer:
             user = await authenticate_token(session, token.strip())
             if user is None:
                 raise NotAuthenticated("invalid or revoked token")
-            return Viewer(user)
-        found = await sessions.lookup(session, cookie or "")
-        return Viewer(found[0] if found is not None else None)
+        else:
+            found = await sessions.lookup(session, cookie or "")
+            if found is None:
+                return Viewer(None)
+            user = found[0]
+        return Viewer(user, await display_timezone(session, user_id=user.id))
 
 
 async def get_feed_viewer(

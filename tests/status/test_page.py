@@ -136,7 +136,10 @@ class TestContent:
         page = (await client.get("/status")).text
         assert "Scheduled maintenance" in page
         assert "ERP upgrade" in page
-        assert '<time datetime="2030-01-05T20:00:00+00:00">' in page
+        assert (
+            '<time datetime="2030-01-05T20:00:00Z" title="2030-01-05 20:00 UTC">'
+            "2030-01-05 20:00 UTC</time>"
+        ) in page
         assert _days(page, "ERP")[-1] == "operational"
         summary = (await client.get("/status.json")).json()
         assert summary["scheduled_maintenances"][0]["scheduled_for"].startswith("2030-01-05T20")
@@ -185,3 +188,105 @@ class TestContent:
         # An incident never told to the public leaves no mark in the public history.
         assert set(wifi) == {"operational"}
         assert re.search(r"\d\d \w{3} \d{4}: partial outage", page)
+
+
+async def _maintenance_at_8pm_utc(client: httpx.AsyncClient, desk: Desk) -> None:
+    """A public maintenance 2030-01-05 20:00-23:00 UTC: known times to read back."""
+    await add_service(client, desk, "erp", name="ERP")
+    maintenance = await open_incident(
+        client, desk, ["erp"], kind="maintenance", impact=None, title="ERP upgrade",
+        body="ERP will be down.", audience="public",
+        extra={"scheduled_start": "2030-01-05T20:00Z", "scheduled_end": "2030-01-05T23:00Z"},
+    )  # fmt: skip
+    assert (await approve(client, desk, maintenance["updates"][0]["id"])).status_code == 200
+
+
+async def _in_zone(client: httpx.AsyncClient, headers: dict[str, str], zone: str) -> None:
+    response = await client.put("/api/v1/me/preferences", json={"timezone": zone}, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def _shown(page: str) -> list[str]:
+    """The wall-clock times the page shows, in order (machine times stay UTC)."""
+    return re.findall(r'<time datetime="[^"]+Z" title="[^"]+ UTC">([^<]+)</time>', page)
+
+
+class TestReadersTimeZone:
+    async def test_signed_in_readers_read_their_zone_anonymous_ones_utc(
+        self, client: httpx.AsyncClient, desk: Desk, session: AsyncSession
+    ) -> None:
+        await _maintenance_at_8pm_utc(client, desk)
+        await _in_zone(client, desk.erin, "Europe/Paris")
+
+        anonymous = (await client.get("/status")).text
+        assert _shown(anonymous)[:2] == ["2030-01-05 20:00 UTC", "2030-01-05 23:00 UTC"]
+        assert "Times are shown in UTC." in anonymous
+
+        erin = (await client.get("/status", headers=desk.erin)).text
+        assert _shown(erin)[:2] == ["2030-01-05 21:00 CET", "2030-01-06 00:00 CET"]
+        assert "Times are shown in your time zone, Europe/Paris" in erin
+        assert "Times are shown in UTC." not in erin
+        assert '<time datetime="2030-01-05T20:00:00Z"' in erin  # machines still read UTC
+
+        # The web UI's session cookie brings the same person's zone.
+        user = (
+            await session.execute(select(User).where(User.role == "end_user").limit(1))
+        ).scalar_one()
+        cookie, _row = await do_start_session(session, user=user)
+        await session.commit()
+        client.cookies.set(COOKIE, cookie)
+        try:
+            by_cookie = (await client.get("/status")).text
+        finally:
+            client.cookies.clear()
+        assert _shown(by_cookie)[:1] == ["2030-01-05 21:00 CET"]
+
+    async def test_a_copy_for_one_zone_is_never_current_for_another(
+        self, client: httpx.AsyncClient, desk: Desk
+    ) -> None:
+        await _maintenance_at_8pm_utc(client, desk)
+        await _in_zone(client, desk.erin, "Europe/Paris")
+        await _in_zone(client, desk.alex, "Asia/Tokyo")
+
+        paris = await client.get("/status", headers=desk.erin)
+        tokyo = await client.get("/status", headers=desk.alex)
+        anonymous = await client.get("/status")
+        etags = {r.headers["etag"] for r in (paris, tokyo, anonymous)}
+        assert len(etags) == 3
+        for response in (paris, tokyo, anonymous):
+            assert {"Authorization", "Cookie"} <= {
+                v.strip() for v in response.headers["vary"].split(",")
+            }
+        assert paris.headers["cache-control"] == "private, no-cache"
+        assert anonymous.headers["cache-control"] == "public, max-age=30"
+
+        # Each reader's own copy stays current...
+        again = await client.get(
+            "/status", headers={**desk.erin, "If-None-Match": paris.headers["etag"]}
+        )
+        assert again.status_code == 304
+        # ...the Paris copy is not current for the Tokyo reader (nor the public one),
+        for headers in (desk.alex, {}):
+            other = await client.get(
+                "/status", headers={**headers, "If-None-Match": paris.headers["etag"]}
+            )
+            assert other.status_code == 200
+        # and once Erin moves to Tokyo her Paris copy is stale, by ETag or by date alone.
+        await _in_zone(client, desk.erin, "Asia/Tokyo")
+        moved = await client.get(
+            "/status", headers={**desk.erin, "If-None-Match": paris.headers["etag"]}
+        )
+        assert moved.status_code == 200
+        assert _shown(moved.text)[:1] == ["2030-01-06 05:00 JST"]
+        assert moved.headers["etag"] == tokyo.headers["etag"]  # the same rendering as Alex's
+        by_date = await client.get(
+            "/status",
+            headers={**desk.erin, "If-Modified-Since": paris.headers["last-modified"]},
+        )
+        assert by_date.status_code == 200
+        assert _shown(by_date.text)[:1] == ["2030-01-06 05:00 JST"]
+        # The public page still answers a date-only revalidation with a 304.
+        public = await client.get(
+            "/status", headers={"If-Modified-Since": anonymous.headers["last-modified"]}
+        )
+        assert public.status_code == 304
