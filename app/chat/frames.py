@@ -86,7 +86,7 @@ def deleted_frame(message: ChatMessage) -> dict[str, Any]:
         "type": "message_deleted",
         "ticket_id": message.ticket_id,
         "message_id": message.id,
-        "deleted_at": message.deleted_at,
+        "deleted_at": _instant(message.deleted_at),
         "revision": message.revision,
     }
 

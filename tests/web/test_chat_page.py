@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from playwright.async_api import Browser, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -80,3 +81,47 @@ async def test_a_websocket_from_another_origin_does_not_get_the_session(
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1008
     await context.close()
+
+
+async def test_edits_and_deletions_reach_an_open_page_in_place(
+    browser: Browser, web_server: str, committed_db: async_sessionmaker[AsyncSession]
+) -> None:
+    agent = await make_person(committed_db, Role.AGENT, "Alex Edits")
+    erin = await make_person(committed_db, Role.END_USER, "Erin Edits")
+    async with committed_db() as session:
+        requester = await session.get(User, erin.id)
+        ticket = await create_ticket(
+            session, connector=await create_connector(session), requester=requester
+        )
+        await session.commit()
+    api = httpx.AsyncClient(
+        base_url=web_server, headers={"Authorization": f"Bearer {agent.token}"}, timeout=10
+    )
+    erin_ctx, erin_page = await signed_in(browser, web_server, erin)
+    try:
+        posted = []
+        for body in ("first answer", "second answer", "third answer"):
+            answer = await api.post(f"/api/v1/tickets/{ticket.id}/messages", json={"body": body})
+            posted.append(answer.json()["id"])
+        await erin_page.goto(f"/tickets/{ticket.id}")
+        messages = erin_page.locator("#messages")
+        await expect(messages).to_contain_text("third answer")
+
+        await api.patch(f"/api/v1/messages/{posted[0]}", json={"body": "first answer, fixed"})
+        await api.delete(f"/api/v1/messages/{posted[1]}")
+        first, second = erin_page.locator(f"#m-{posted[0]}"), erin_page.locator(f"#m-{posted[1]}")
+        await expect(first).to_contain_text("first answer, fixed")
+        await expect(first).to_contain_text("edited")
+        await expect(second).to_contain_text("(message deleted)")
+        await expect(messages).not_to_contain_text("second answer")
+        # the order stays: the edited message did not move to the end
+        ids = await messages.locator("li.message").evaluate_all(
+            "items => items.map((item) => item.dataset.messageId).filter(Boolean)"
+        )
+        assert ids == [str(i) for i in posted]
+        await erin_page.reload()  # the server renders the same
+        await expect(second).to_contain_text("(message deleted)")
+        await expect(first).to_contain_text("first answer, fixed")
+    finally:
+        await api.aclose()
+        await erin_ctx.close()

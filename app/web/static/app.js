@@ -163,6 +163,12 @@ class Conversation {
     this.renderReceipts();
   }
 
+  markDeleted(messageId) {
+    // As the server renders it: the message keeps its place, without its content.
+    const body = document.querySelector(`#m-${messageId} .body`);
+    if (body) body.textContent = "(message deleted)";
+  }
+
   renderEvent(frame) {
     this.lastEventId = Math.max(this.lastEventId, frame.event_id);
     const entry = frame.entry || {};
@@ -201,11 +207,11 @@ class Conversation {
       case "authenticated": this.subscribe(); break;
       case "subscribed": (frame.backlog || []).forEach((f) => this.onFrame(f)); this.markSeen(); break;
       case "message": this.renderMessage(frame.message); this.markSeen(); break;
-      case "message_updated": this.renderMessage(frame.message); break;
-      case "message_deleted":
-        document.getElementById(`m-${frame.message_id}`)?.remove();
-        this.renderReceipts();
+      // Changes to messages this page does not show (older than its window) are ignored.
+      case "message_updated":
+        if (document.getElementById(`m-${frame.message.id}`)) this.renderMessage(frame.message);
         break;
+      case "message_deleted": this.markDeleted(frame.message_id); break;
       case "read": this.onRead(frame); break;
       case "ticket_event": this.renderEvent(frame); break;
       case "typing": this.showTyping(frame); break;
