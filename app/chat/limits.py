@@ -21,8 +21,10 @@ class ChatLimits:
     send_burst: int = 20
     # Frames waiting for one socket; a client further behind is disconnected (1013).
     send_queue_frames: int = 1024
-    # The same bound in bytes where frames go straight to the socket's transport.
-    send_buffer_bytes: int = 4 * 1024 * 1024
+    # The same bound in bytes where frames go straight to the socket's transport: above
+    # what one writer batch can send a socket at once (200 messages of up to 40 KB), so a
+    # burst is not mistaken for lag.
+    send_buffer_bytes: int = 16 * 1024 * 1024
     # Messages of one socket accepted but not yet acknowledged (bounds memory if the
     # database is slow).
     max_in_flight: int = 100

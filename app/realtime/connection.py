@@ -93,7 +93,7 @@ class Connection:
         user: User,
         *,
         queue_frames: int,
-        buffer_bytes: int = 4 * 1024 * 1024,
+        buffer_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.websocket = websocket
         self.user = user

@@ -49,7 +49,10 @@ async def test_a_slow_consumer_is_disconnected_without_stalling_the_room(
 ) -> None:
     chat_server.use_limits(
         ChatLimits(
-            send_queue_frames=256,  # above the writer's batch: bursts are not lag
+            send_queue_frames=256,  # frames waiting while a subscribe reads its backlog
+            # the socket's transport buffer (direct writes): above one writer batch of these
+            # bodies (200 x 8 KB), so a burst is not lag
+            send_buffer_bytes=4 * 1024 * 1024,
             send_rate=10_000,
             send_burst=10_000,
             max_in_flight=10_000,
