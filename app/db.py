@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from app.config import Settings
 
@@ -56,7 +57,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # IMMEDIATE takes the write lock up front (waiting up to busy_timeout). A deferred
         # BEGIN that reads first and then writes fails at once with "database is locked"
         # when another process (a worker, a second server) committed in between.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Said to the driver directly: one hop to aiosqlite's thread instead of a whole
+        # statement through the async adaptation (~10x the CPU, once per transaction).
+        await_only(conn.connection.driver_connection.execute_fetchall("BEGIN IMMEDIATE"))
 
     return engine
 
