@@ -17,6 +17,7 @@ from app.deps import AppSettings, Session
 from app.followers import service as followers_service
 from app.followers.audiences import followers_of
 from app.kit.errors import NotFound
+from app.models import User
 from app.tickets import repository as tickets_repo
 from app.tickets import service as tickets_service
 from app.web.context import LOGIN_CSRF_COOKIE, new_login_csrf, render, to_login, viewer
@@ -150,11 +151,17 @@ async def ticket_page(request: Request, ticket_id: int, session: Session) -> Res
         following = current.user.id in await followers_of(session, ticket_id)
     except NotFound:  # a ticket you may see but not follow
         followers, following = None, False
+    requester_name = ticket.requester_name
+    if not requester_name and ticket.requester_user_id is not None:
+        # The ticketing system gave no name, but the requester is a person we know.
+        requester = await session.get(User, ticket.requester_user_id)
+        requester_name = requester.name if requester is not None else None
     return render(
         request,
         "ticket.html",
         current,
         ticket=ticket,
+        requester_name=requester_name,
         timeline=timeline,
         conversation=backlog,
         seen=place_receipts(receipts, shown),

@@ -190,3 +190,15 @@ class TestPages:
             "Europe/Paris",
             None,
         )
+
+
+async def test_the_ticket_names_a_known_requester_when_the_system_gave_no_name(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await _browse(client, session, Role.AGENT, None)  # an agent, signed in
+    erin, _ = await create_user(session, name="Erin Requester")
+    ticket = await create_ticket(session, requester=erin)
+    ticket.requester_name = None
+    await session.commit()
+    page = (await client.get(f"/tickets/{ticket.id}")).text
+    assert "Requester: Erin Requester" in page
