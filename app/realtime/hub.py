@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,17 +162,18 @@ class ChatHub:
         try:
             async with self.bus.subscribe(f"user:{inbox.user_id}") as feed:
                 async for envelope in feed:
-                    if envelope.get("type") == "notification" and isinstance(
-                        envelope.get("id"), int
-                    ):
-                        for conn in tuple(inbox.connections):
-                            conn.send_frame({"type": "notification", "id": envelope["id"]})
+                    ident = envelope.get("id")
+                    if envelope.get("type") != "notification" or not isinstance(ident, int):
+                        continue
+                    # One frame, encoded once, for every socket of the user.
+                    frame = WireFrame(frames.dumps({"type": "notification", "id": ident}))
+                    for conn in tuple(inbox.connections):
+                        conn.send(frame)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("live inbox of user %s failed", inbox.user_id)
-            for conn in tuple(inbox.connections):
-                conn.disconnect(FEED_LOST, "live feed lost; reconnect and resume with since")
+            _feed_lost(inbox.connections)
             if self.inboxes.get(inbox.user_id) is inbox:
                 del self.inboxes[inbox.user_id]
 
@@ -199,9 +201,7 @@ class ChatHub:
             raise
         except Exception:
             log.exception("live feed of ticket %s failed", room.ticket_id)
-            # Subscribers reconnect and resume with `since`: nothing is lost, only delayed.
-            for conn in list(room.everyone):
-                conn.disconnect(FEED_LOST, "live feed lost; reconnect and resume with since")
+            _feed_lost(room.everyone)
             if self.rooms.get(room.ticket_id) is room:
                 del self.rooms[room.ticket_id]
 
@@ -256,6 +256,13 @@ class ChatHub:
         conn.visible_tickets.discard(ticket_id)
         self.leave(conn, ticket_id)
         conn.send_frame({"type": "unsubscribed", "ticket_id": ticket_id, "reason": "not_found"})
+
+
+def _feed_lost(connections: Iterable[Connection]) -> None:
+    """Close sockets whose live feed broke: they reconnect and resume with `since`, so
+    nothing is lost, only delayed."""
+    for conn in tuple(connections):
+        conn.disconnect(FEED_LOST, "live feed lost; reconnect and resume with since")
 
 
 def get_hub(app: FastAPI | Any) -> ChatHub:

@@ -13,24 +13,15 @@ from fastapi.responses import RedirectResponse, Response
 from app.deps import Bus, Session
 from app.kit.errors import AppError
 from app.kit.secrets import SecretBox
-from app.models import ConnectorInstance, Role
+from app.models import ConnectorInstance
 from app.sync import instances
 from app.sync import repository as sync_repo
 from app.sync.engine import SyncReport, sync_instance
 from app.sync.schemas import ConnectorOut
-from app.web.context import Viewer, render, to_login, viewer
+from app.web.context import Viewer, render, staff_viewer
 from connectors import registry
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-
-
-async def _admin(request: Request, session: Session) -> Viewer | Response:
-    current = await viewer(request, session)
-    if current is None:
-        return to_login(request)
-    if current.user.role is not Role.ADMIN:
-        return render(request, "not_found.html", current, status_code=404)
-    return current
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -70,7 +61,7 @@ async def _page(
 
 @router.get("/connectors", response_model=None)
 async def connectors_page(request: Request, session: Session) -> Response:
-    current = await _admin(request, session)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     return await _page(request, session, current)
@@ -78,7 +69,7 @@ async def connectors_page(request: Request, session: Session) -> Response:
 
 @router.post("/connectors", response_model=None)
 async def add_connector(request: Request, session: Session) -> Response:
-    current = await _admin(request, session)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -128,7 +119,7 @@ def _sync_notice(report: SyncReport) -> str:
 
 @router.post("/connectors/{connector_id}/sync", response_model=None)
 async def sync_now(request: Request, connector_id: int, session: Session, bus: Bus) -> Response:
-    current = await _admin(request, session)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     form = await request.form()
@@ -185,7 +176,7 @@ async def _detail(
 
 @router.get("/connectors/{connector_id}", response_model=None)
 async def connector_page(request: Request, connector_id: int, session: Session) -> Response:
-    current = await _admin(request, session)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     instance = await session.get(ConnectorInstance, connector_id)
@@ -214,7 +205,7 @@ def _edits(
 
 @router.post("/connectors/{connector_id}", response_model=None)
 async def edit_connector(request: Request, connector_id: int, session: Session) -> Response:
-    current = await _admin(request, session)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     instance = await session.get(ConnectorInstance, connector_id)

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import sessions
-from app.models import User
+from app.models import Role, User
 from app.models.web import WebSession
 from app.notifications.preferences import display_timezone
 from app.web.timefmt import DEFAULT_ZONE, duration, localtime, zone_labels
@@ -71,3 +71,19 @@ def render(
 
 def new_login_csrf() -> str:
     return secrets.token_urlsafe(24)
+
+
+async def staff_viewer(
+    request: Request, session: AsyncSession, *, admin: bool = False
+) -> Viewer | Response:
+    """The signed-in agent (or admin); otherwise the sign-in redirect or a plain 404.
+
+    Pages for staff look missing to everyone else, as the API's least visibility has it.
+    """
+    current = await viewer(request, session)
+    if current is None:
+        return to_login(request)
+    allowed = current.user.role is Role.ADMIN if admin else current.user.role.is_staff
+    if not allowed:
+        return render(request, "not_found.html", current, status_code=404)
+    return current

@@ -18,8 +18,7 @@ from app.policy import repository as policy_repo
 from app.policy import service as policy_service
 from app.policy.approvals import Verdict
 from app.policy.simulate import simulate
-from app.web.context import Viewer, render
-from app.web.staff import _staff
+from app.web.context import Viewer, render, staff_viewer
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -53,7 +52,7 @@ async def _editor(
 
 @router.get("/policy", response_model=None)
 async def policy_page(request: Request, session: Session) -> Response:
-    current = await _staff(request, session, admin=True)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     return await _editor(request, session, current)
@@ -61,7 +60,7 @@ async def policy_page(request: Request, session: Session) -> Response:
 
 @router.post("/policy", response_model=None)
 async def policy_action(request: Request, session: Session) -> Response:
-    current = await _staff(request, session, admin=True)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     form = await request.form()
@@ -104,7 +103,7 @@ async def policy_action(request: Request, session: Session) -> Response:
 
 @router.get("/approvals", response_model=None)
 async def approvals_page(request: Request, session: Session) -> Response:
-    current = await _staff(request, session)
+    current = await staff_viewer(request, session)
     if not isinstance(current, Viewer):
         return current
     return await _queue(request, session, current)
@@ -146,7 +145,7 @@ async def _queue(
 
 @router.post("/approvals/{approval_id}", response_model=None)
 async def decide(request: Request, approval_id: int, session: Session) -> Response:
-    current = await _staff(request, session)
+    current = await staff_viewer(request, session)
     if not isinstance(current, Viewer):
         return current
     form = await request.form()

@@ -18,8 +18,7 @@ from app.kit.errors import AppError
 from app.status import repository as status_repo
 from app.status import service as status_service
 from app.status.schemas import ServiceCreate, ServiceOut, ServiceUpdate
-from app.web.context import Viewer, render
-from app.web.staff import _staff
+from app.web.context import Viewer, render, staff_viewer
 
 router = APIRouter(prefix="/admin/services", include_in_schema=False)
 EXPIRED = "The form expired; try again."
@@ -105,7 +104,7 @@ async def _service(session: Session, slug: str) -> ServiceOut | None:
 
 @router.get("", response_model=None)
 async def services_page(request: Request, session: Session) -> Response:
-    current = await _staff(request, session, admin=True)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     return await _list(request, session, current)
@@ -113,7 +112,7 @@ async def services_page(request: Request, session: Session) -> Response:
 
 @router.post("", response_model=None)
 async def add_service(request: Request, session: Session) -> Response:
-    current = await _staff(request, session, admin=True)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -146,7 +145,7 @@ async def add_service(request: Request, session: Session) -> Response:
 async def service_page(
     request: Request, slug: str, session: Session, saved: bool = False
 ) -> Response:
-    current = await _staff(request, session, admin=True)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     found = await _service(session, slug)
@@ -157,7 +156,7 @@ async def service_page(
 
 @router.post("/{slug}", response_model=None)
 async def edit_service(request: Request, slug: str, session: Session) -> Response:
-    current = await _staff(request, session, admin=True)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     found = await _service(session, slug)

@@ -19,24 +19,14 @@ from app.metrics import service as metrics
 from app.metrics import surveys
 from app.models import Role, User
 from app.web.charts import bar_chart
-from app.web.context import Viewer, render, to_login, viewer
+from app.web.context import Viewer, render, staff_viewer
 
 router = APIRouter(include_in_schema=False)
 
 
-async def _staff(request: Request, session: Session, *, admin: bool = False) -> Viewer | Response:
-    current = await viewer(request, session)
-    if current is None:
-        return to_login(request)
-    allowed = current.user.role is Role.ADMIN if admin else current.user.role.is_staff
-    if not allowed:
-        return render(request, "not_found.html", current, status_code=404)
-    return current
-
-
 @router.get("/admin/metrics", response_model=None)
 async def metrics_page(request: Request, session: Session, days: int = 30) -> Response:
-    current = await _staff(request, session)
+    current = await staff_viewer(request, session)
     if not isinstance(current, Viewer):
         return current
     days = max(1, min(days, 366))
@@ -91,7 +81,7 @@ async def metrics_page(request: Request, session: Session, days: int = 30) -> Re
 
 @router.get("/admin/users", response_model=None)
 async def users_page(request: Request, session: Session) -> Response:
-    current = await _staff(request, session, admin=True)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     return await _users(request, session, current)
@@ -121,7 +111,7 @@ async def _users(
 
 @router.post("/admin/users", response_model=None)
 async def create_user(request: Request, session: Session) -> Response:
-    current = await _staff(request, session, admin=True)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -162,7 +152,7 @@ async def admin_home(request: Request, session: Session) -> Response:
 
 @router.get("/admin/deliveries", response_model=None)
 async def deliveries_page(request: Request, session: Session, status: str = "dead") -> Response:
-    current = await _staff(request, session, admin=True)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     return await _deliveries(request, session, current, status=status)
@@ -195,7 +185,7 @@ async def _deliveries(
 async def retry_delivery(request: Request, delivery_id: int, session: Session) -> Response:
     from app.outbox import service as outbox_service
 
-    current = await _staff(request, session, admin=True)
+    current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
     form = await request.form()

@@ -15,8 +15,7 @@ from app.deps import Session
 from app.kit.errors import AppError
 from app.status import publishing, repository, service
 from app.status.schemas import IncidentCreate
-from app.web.context import Viewer, render
-from app.web.staff import _staff
+from app.web.context import Viewer, render, staff_viewer
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
 
@@ -89,7 +88,7 @@ async def _page(
 
 @router.get("/status", response_model=None)
 async def desk(request: Request, session: Session) -> Response:
-    current = await _staff(request, session)
+    current = await staff_viewer(request, session)
     if not isinstance(current, Viewer):
         return current
     return await _page(request, session, current)
@@ -97,7 +96,7 @@ async def desk(request: Request, session: Session) -> Response:
 
 @router.post("/status", response_model=None)
 async def draft(request: Request, session: Session) -> Response:
-    current = await _staff(request, session)
+    current = await staff_viewer(request, session)
     if not isinstance(current, Viewer):
         return current
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -146,7 +145,7 @@ async def draft(request: Request, session: Session) -> Response:
 
 @router.post("/status/updates/{update_id}", response_model=None)
 async def decide(request: Request, update_id: int, session: Session) -> Response:
-    current = await _staff(request, session)
+    current = await staff_viewer(request, session)
     if not isinstance(current, Viewer):
         return current
     form = {k: str(v) for k, v in (await request.form()).items()}
