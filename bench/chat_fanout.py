@@ -20,14 +20,14 @@ import secrets
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.chat_fanout_client import RawClient, open_raw, sent_at, stamp
-from bench.chat_fanout_seed import Desk, bench_database, seed
+from bench.chat_fanout_seed import Desk, seed
+from bench.common import scratch_database
 
 PAD = " the VPN drops every few minutes since this morning, on wifi and on cable" * 1
 WINDOW = 32  # messages in flight per room when flat out
@@ -307,15 +307,12 @@ def _ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
 
 
 async def bench_socialdesk(args: argparse.Namespace, pin: bool) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        async with bench_database(args.database, Path(tmp)) as url:
-            key = "bench-secret-key-" + secrets.token_hex(16)
-            desk = await seed(url, key, args.rooms, args.clients // args.rooms)
-            port = free_port()
-            process = start_server(
-                "socialdesk", port, ["--database", url, "--secret-key", key], pin
-            )
-            return await bench_one(Socialdesk(port, desk), process, args)
+    async with scratch_database(args.database) as url:
+        key = "bench-secret-key-" + secrets.token_hex(16)
+        desk = await seed(url, key, args.rooms, args.clients // args.rooms)
+        port = free_port()
+        process = start_server("socialdesk", port, ["--database", url, "--secret-key", key], pin)
+        return await bench_one(Socialdesk(port, desk), process, args)
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:

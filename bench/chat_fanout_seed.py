@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
-
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.auth.service import do_create_user
 from app.config import Settings
@@ -25,25 +17,6 @@ from app.models import ConnectorInstance, Role, Ticket
 class Desk:
     tickets: list[int]
     tokens: list[list[str]]  # per room: the publishing agent first, the requester last
-
-
-@asynccontextmanager
-async def bench_database(choice: str, tmp: Path) -> AsyncIterator[str]:
-    """A fresh database: a SQLite file, or a new database next to a PostgreSQL URL."""
-    if not choice.startswith("postgres"):
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    url = make_url(Settings(database_url=choice).database_url)
-    name = f"socialdesk_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(choice).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def seed(database_url: str, secret_key: str, rooms: int, per_room: int) -> Desk:

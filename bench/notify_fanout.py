@@ -29,25 +29,20 @@ import argparse
 import asyncio
 import json
 import platform
-import secrets
 import signal
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, unit_of_work
 from app.followers.audiences import followers_of
 from app.kit.clock import utcnow
 from app.kit.secrets import SecretBox
-from app.migrate import upgrade_async
 from app.models import ConnectorInstance, Delivery, Role, Ticket, TicketFollow, User
 from app.notifications.preferences import delivery_for
 from app.outbox.enqueue import enqueue_deliveries
@@ -56,7 +51,7 @@ from app.outbox.worker import build_relay
 from app.policy.document import parse_policy
 from app.policy.evaluator import Actor, PolicyEvent, Recipient, TicketFacts, evaluate
 from app.realtime.bus import MemoryBus
-from bench.common import stopwatch
+from bench.common import scratch_database, stopwatch
 
 SECRET_KEY = "bench-secret-key-" + "x" * 32
 POLICY = parse_policy(
@@ -68,30 +63,6 @@ rules:
     via: [in_app, email]
 """
 )
-
-
-@asynccontextmanager
-async def scratch_database(kind: str, pg_url: str) -> AsyncIterator[str]:
-    """A fresh database at the latest schema, removed afterwards."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as directory:
-            url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-            await upgrade_async(url)
-            yield url
-        return
-    base = make_url(Settings(database_url=pg_url).database_url)
-    name = f"socialdesk_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        await upgrade_async(url)
-        yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def seed(session: AsyncSession, followers: int, role: Role) -> Ticket:
@@ -354,7 +325,7 @@ async def main(args: argparse.Namespace) -> None:
     runs = []
     try:
         for kind in args.databases.split(","):
-            async with scratch_database(kind, args.pg_url) as url:
+            async with scratch_database(None if kind == "sqlite" else args.pg_url) as url:
                 runs.append(await run_one(kind, url, args, sink))
     finally:
         await sink.stop()

@@ -24,23 +24,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import statistics
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import Table, insert, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.kit.clock import utcnow
-from app.migrate import upgrade_async
 from app.models import ConnectorInstance, Role, Ticket, TicketEvent, User
 from app.policy.audiences import Resolved, audiences_for, register_audience, resolve_recipients
 from app.policy.evaluator import Decision, PolicyEvent, Reason
@@ -49,33 +43,9 @@ from app.policy.repository import insert_decisions
 from app.policy.service import active_policy
 from app.policy.sources import EventScope
 from app.policy.ticket_events import build_ticket_event
+from bench.common import scratch_database
 
 Scenario = Callable[[AsyncSession, PolicyEvent, EventScope], Awaitable[int]]
-
-
-@asynccontextmanager
-async def scratch_database(url: str | None) -> AsyncIterator[str]:
-    """A fresh database URL at the latest schema, dropped afterwards."""
-    if url is None or url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory() as directory:
-            path = Path(directory) / "bench.db"
-            scratch = f"sqlite+aiosqlite:///{path}"
-            await upgrade_async(scratch)
-            yield scratch
-        return
-    base = make_url(Settings(database_url=url).database_url)
-    name = f"socialdesk_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    scratch = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        await upgrade_async(scratch)
-        yield scratch
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def seed(session: AsyncSession, followers: int, role: Role) -> tuple[Ticket, User]:

@@ -21,18 +21,13 @@ import os
 import secrets
 import socket
 import sys
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.common import emit
+from bench.common import emit, scratch_database
 
 HOST = "127.0.0.1"
 
@@ -115,25 +110,6 @@ async def seed(database_url: str, secret_key: str) -> dict[str, str]:
     finally:
         await engine.dispose()
     return {"alex": alex_token, "bo": bo_token, "incident": str(incident.id)}
-
-
-@contextlib.asynccontextmanager
-async def database(choice: str | None, tmp: Path) -> Any:
-    """A SQLite file, or a fresh database next to a PostgreSQL URL (dropped after)."""
-    if not choice:
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    url = make_url(choice.replace("postgresql://", "postgresql+asyncpg://", 1))
-    name = f"socialdesk_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(choice).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 # --- the load -----------------------------------------------------------------------------
@@ -240,22 +216,21 @@ async def _wait_ready(port: int) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     secret_key = secrets.token_urlsafe(32)
-    with tempfile.TemporaryDirectory() as tmp:
-        async with database(args.database, Path(tmp)) as url:
-            tokens = await seed(url, secret_key)
-            port = _free_port()
-            server = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.status_page", "serve", str(port), url, secret_key
-            )
-            try:
-                if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-                    os.sched_setaffinity(server.pid, {0})
-                    os.sched_setaffinity(0, {1})
-                await _wait_ready(port)
-                await measure(port, tokens, args)
-            finally:
-                server.terminate()
-                await asyncio.wait_for(server.wait(), timeout=10)
+    async with scratch_database(args.database or None) as url:
+        tokens = await seed(url, secret_key)
+        port = _free_port()
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.status_page", "serve", str(port), url, secret_key
+        )
+        try:
+            if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+                os.sched_setaffinity(server.pid, {0})
+                os.sched_setaffinity(0, {1})
+            await _wait_ready(port)
+            await measure(port, tokens, args)
+        finally:
+            server.terminate()
+            await asyncio.wait_for(server.wait(), timeout=10)
 
 
 def _merge(rounds: list[dict[str, Any]]) -> dict[str, Any]:

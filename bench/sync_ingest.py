@@ -29,29 +29,22 @@ import argparse
 import asyncio
 import os
 import random
-import secrets
 import subprocess
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker, unit_of_work
 from app.kit.secrets import SecretBox
-from app.migrate import upgrade_async
 from app.models import ConnectorInstance, Ticket, TicketEvent
 from app.realtime.bus import MemoryBus
 from app.sync.engine import sync_instance
 from app.sync.instances import new_http_client
-from bench.common import emit, peak_rss_kib
+from bench.common import emit, peak_rss_kib, scratch_database
 
 PEERS = Path(__file__).resolve().parents[2] / "shared" / "peers"
 MARKER = "[sd-bench]"
@@ -189,30 +182,6 @@ async def reference_read(url: str, key: str) -> dict[str, Any]:
 
 
 # --- the figure: a full initial sync through the service ---------------------------------
-
-
-@asynccontextmanager
-async def scratch_database(url: str) -> AsyncIterator[str]:
-    """A fresh database at the latest schema (SQLite temp file or a new PostgreSQL db)."""
-    if url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory() as directory:
-            scratch = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-            await upgrade_async(scratch)
-            yield scratch
-        return
-    base = make_url(Settings(database_url=url).database_url)
-    name = f"socialdesk_bench_{secrets.token_hex(4)}"
-    admin = create_async_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    scratch = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        await upgrade_async(scratch)
-        yield scratch
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def service_sync(database_url: str, url: str, key: str) -> dict[str, Any]:
