@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.bulk_insert import BulkInsert
 from app.kit.clock import utcnow
 from app.models import ChatMessage, ChatReadState, TicketEvent, User
 
@@ -36,6 +37,22 @@ class NewChatMessage:
 
 AnyMessage = ChatMessage | NewChatMessage
 MessageRow = tuple[ChatMessage, str | None]  # the message and its author's name
+
+
+_INSERT_MESSAGES = BulkInsert(
+    cast(Table, ChatMessage.__table__),
+    columns=(
+        "ticket_id",
+        "author_user_id",
+        "body",
+        "visibility",
+        "client_msg_id",
+        "mentions",
+        "created_at",
+    ),
+    returning=("id", "author_user_id", "client_msg_id"),
+    skip_conflicts_on=("author_user_id", "client_msg_id"),
+)
 
 
 def _with_author() -> Select[ChatMessage, str]:
@@ -90,17 +107,9 @@ async def insert_messages(
         }
         for m in messages
     ]
-    table = cast(Table, ChatMessage.__table__)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["author_user_id", "client_msg_id"])
-        .returning(table.c.id, table.c.author_user_id, table.c.client_msg_id)
-    )
-    # A list of rows: SQLAlchemy sends one multi-row statement from a cached compilation,
-    # on the session's connection directly (a Core statement needs no ORM execution).
-    connection = await session.connection()
-    ids = {(a, c): i for i, a, c in await connection.execute(stmt, rows)}
+    # One statement for the batch, said to the driver in one call on SQLite (see
+    # app.kit.bulk_insert: the async adaptation per statement was most of a batch's cost).
+    ids = {(a, c): i for i, a, c in await _INSERT_MESSAGES.run(session, rows)}
     for message in messages:
         key = (message.author_user_id or 0, message.client_msg_id)
         if key in ids:

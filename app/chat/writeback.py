@@ -18,10 +18,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 
 import httpx
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
+from app.kit.bulk_insert import BulkInsert
 from app.kit.clock import utcnow
 from app.kit.errors import AppError
 from app.kit.polling import poll_until_stopped
@@ -49,6 +50,20 @@ BASE_DELAY = 5.0
 MAX_DELAY = 3600.0  # keep retrying for ever, but at most hourly: nothing is dropped
 
 
+_INSERT_WRITEBACKS = BulkInsert(
+    cast(Table, ChatWriteback.__table__),
+    columns=(
+        "message_id",
+        "connector_id",
+        "visibility",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ),
+)
+
+
 def writeback_key(message_id: int) -> str:
     return f"chat:{message_id}"
 
@@ -68,10 +83,7 @@ async def schedule_writeback(session: AsyncSession, events: Sequence[ChatMessage
         }
         for e in events
     ]
-    if rows:
-        # executemany: one round trip for the batch (Core, on the session's connection)
-        connection = await session.connection()
-        await connection.execute(insert(cast(Table, ChatWriteback.__table__)), rows)
+    await _INSERT_WRITEBACKS.run(session, rows)  # one statement (app.kit.bulk_insert)
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:

@@ -5,8 +5,9 @@ cannot stall anyone. `send` is also the egress door for live chat: every frame p
 `guard_egress` here.
 
 Under uvicorn's sans-I/O WebSocket protocol (what `socialdesk serve` runs) a frame is
-encoded once, whoever it goes to, and written straight to each socket's transport: the
-transport's buffer is the per-socket queue, bounded in bytes. Anywhere else (another
+encoded once, whoever it goes to, and written straight to each socket's transport (the
+frames a socket gets in one loop iteration in one write): the transport's buffer is the
+per-socket queue, bounded in bytes. Anywhere else (another
 server, Starlette's test client) frames wait in a bounded queue drained by one task per
 socket through the ASGI `send`.
 """
@@ -115,6 +116,9 @@ class Connection:
         self.queue_limit = queue_frames
         self.buffer_limit = buffer_bytes
         self._protocol = direct_protocol(websocket)
+        self._corked: list[bytes] = []  # direct frames not yet written (see `send`)
+        self._corked_bytes = 0
+        self._loop = asyncio.get_running_loop()
         self._queue: deque[str] = deque()
         self._ready = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -152,11 +156,29 @@ class Connection:
         transport = protocol.transport
         if transport.is_closing() or protocol.close_sent:
             return False  # the peer went away; the receive loop notices and cleans up
-        if transport.get_write_buffer_size() > self.buffer_limit:
+        if transport.get_write_buffer_size() + self._corked_bytes > self.buffer_limit:
             self.disconnect(SLOW_CONSUMER, SLOW_REASON)
             return False
-        transport.write(frame.wire())
+        # Corked until the end of this loop iteration: a batch that gives this socket
+        # several frames costs one send() instead of one each (send() was a third of the
+        # server's time flat out).
+        if not self._corked:
+            self._loop.call_soon(self._uncork)
+        wire = frame.wire()
+        self._corked.append(wire)
+        self._corked_bytes += len(wire)
         return True
+
+    def _uncork(self) -> None:
+        """Write what `send` corked, in one call, unless the socket is closing."""
+        corked, self._corked, self._corked_bytes = self._corked, [], 0
+        protocol = self._protocol
+        if not corked or protocol is None:
+            return
+        transport = protocol.transport
+        if transport.is_closing() or protocol.close_sent:
+            return
+        transport.write(corked[0] if len(corked) == 1 else b"".join(corked))
 
     def send_frame(
         self, frame: dict[str, Any], visibility: str = "public", ticket_id: int | None = None
@@ -203,6 +225,7 @@ class Connection:
     async def _close(self, code: int, reason: str) -> None:
         # The close frame waits behind what the client has not read yet; a client that
         # reads nothing at all is left to the keepalive timeout.
+        self._uncork()  # nothing may follow the close frame
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.websocket.close(code, reason), CLOSE_TIMEOUT)
 
