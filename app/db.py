@@ -110,6 +110,19 @@ def discard_after_commit(session: AsyncSession) -> None:
     session.info.pop(AFTER_COMMIT, None)
 
 
+async def end_transaction(session: AsyncSession) -> None:
+    """Commit what the request did so far, giving its connection back to the pool.
+
+    For a request about to wait on something outside the database (a remote system's
+    answer, a sync that opens its own sessions): on SQLite the pool has one connection, and
+    holding it meanwhile would stall every other request and the live-chat writer for as
+    long as the remote system takes (up to the HTTP timeout). The session stays usable; its
+    next statement begins a new transaction.
+    """
+    await session.commit()
+    await run_after_commit(session)
+
+
 @asynccontextmanager
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],

@@ -8,6 +8,7 @@ import httpx
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.auth.permissions import Admin
+from app.db import end_transaction
 from app.deps import Bus, Session
 from app.kit.errors import Conflict, InvalidInput, NotFound
 from app.kit.secrets import SecretBox
@@ -59,6 +60,7 @@ async def list_connectors(session: Session, box: Box, _admin: Admin) -> list[Con
 async def add_connector(
     body: ConnectorCreate, session: Session, box: Box, http: Http, _admin: Admin
 ) -> ConnectorOut:
+    await end_transaction(session)  # no connection held while the system is checked
     instance, _health = await instances.do_add_instance(
         session,
         box=box,
@@ -86,9 +88,11 @@ async def get_connector(
 async def update_connector(
     connector_id: int, body: ConnectorUpdate, session: Session, box: Box, http: Http, _admin: Admin
 ) -> ConnectorOut:
+    instance = await _get(session, connector_id)
+    await end_transaction(session)  # no connection held while new settings are checked
     instance = await instances.do_update_instance(
         session,
-        await _get(session, connector_id),
+        instance,
         box=box,
         http=http,
         name=body.name,
@@ -112,6 +116,7 @@ async def check_connector(
     connector_id: int, session: Session, box: Box, http: Http, _admin: Admin
 ) -> CheckResult:
     instance = await _get(session, connector_id)
+    await end_transaction(session)  # no connection held while the system answers
     try:
         health = await instances.build(instance, box, http).check()
     except ConnectorError as exc:
@@ -145,7 +150,7 @@ async def sync_connector(
     # The sync runs in its own transactions: end this request's first (it wrote only the
     # token's last use), or on SQLite, whose one connection this session holds, the sync
     # would wait for it (60 s) and fail. The web UI's "Sync now" does the same.
-    await session.commit()
+    await end_transaction(session)
     report = await sync_instance(request.app.state.sessionmaker, bus, box, http, connector_id)
     if report.busy:
         raise Conflict("a sync of this connector is running now", code="sync_in_progress")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -56,12 +57,18 @@ async def do_add_instance(
     settings: dict[str, str],
     poll_interval: int = 10,
 ) -> tuple[ConnectorInstance, Health]:
-    """Check the credentials against the remote system, then save the instance."""
+    """Check the credentials against the remote system, then save the instance.
+
+    Every remote call comes before the first query, so a caller that holds no transaction
+    when it calls (`app.db.end_transaction`) holds no connection while the remote
+    system answers: on SQLite the process has only one.
+    """
     cls = connector_class(kind)
     merged = {**cls.initial_settings(), **settings}
     sync_from = _sync_from(merged.get(SYNC_FROM))
     connector, health = await _checked(cls, url, secrets, merged, http)
     assert health.remote_identity is not None
+    cursor = await _cursor_at(connector, sync_from) if sync_from is not None else None
     clash = await session.scalar(
         select(ConnectorInstance).where(
             (ConnectorInstance.remote_identity == health.remote_identity)
@@ -81,7 +88,7 @@ async def do_add_instance(
         remote_identity=health.remote_identity,
     )
     if sync_from is not None:
-        instance.cursor = await _cursor_at(connector, sync_from)
+        instance.cursor = cursor
         instance.settings = {**merged, SYNC_FROM: sync_from.isoformat()}
     session.add(instance)
     try:
@@ -104,18 +111,13 @@ async def do_update_instance(
     secrets: dict[str, str] | None = None,
     settings: dict[str, str] | None = None,
 ) -> ConnectorInstance:
-    """Change an instance; new credentials or settings are checked before they are saved."""
-    if name is not None and name != instance.name:
-        clash = await session.scalar(
-            select(ConnectorInstance.id).where(ConnectorInstance.name == name)
-        )
-        if clash is not None:
-            raise Conflict(f"connector {clash} already uses this name", code="connector_exists")
-        instance.name = name
-    if enabled is not None:
-        instance.enabled = enabled
-    if poll_interval is not None:
-        instance.poll_interval = poll_interval
+    """Change an instance; new credentials or settings are checked before they are saved.
+
+    The check (a remote call) comes first and the changes are made in a savepoint, so a
+    refused change leaves the instance as it was, and a caller that holds no transaction
+    when it calls holds no connection while the remote system answers.
+    """
+    checked: tuple[dict[str, str], dict[str, Any]] | None = None
     if secrets is not None or settings is not None:
         if settings is not None and SYNC_FROM in settings:
             raise InvalidInput(
@@ -132,13 +134,26 @@ async def do_update_instance(
                 f"({health.remote_identity}); add a new connector for it instead",
                 code="connector_identity_changed",
             )
-        instance.secrets_sealed = box.seal(new_secrets)
-        instance.settings = new_settings
-    if secrets is not None or settings is not None or enabled:
-        # Checked credentials or a re-enable: try again now instead of staying paused.
-        instance.paused_reason = None
-        instance.next_attempt_at = None
-    await session.flush()
+        checked = (new_secrets, new_settings)
+    async with session.begin_nested():
+        if name is not None and name != instance.name:
+            clash = await session.scalar(
+                select(ConnectorInstance.id).where(ConnectorInstance.name == name)
+            )
+            if clash is not None:
+                raise Conflict(f"connector {clash} already uses this name", code="connector_exists")
+            instance.name = name
+        if enabled is not None:
+            instance.enabled = enabled
+        if poll_interval is not None:
+            instance.poll_interval = poll_interval
+        if checked is not None:
+            instance.secrets_sealed = box.seal(checked[0])
+            instance.settings = checked[1]
+        if checked is not None or enabled:
+            # Checked credentials or a re-enable: try again now instead of staying paused.
+            instance.paused_reason = None
+            instance.next_attempt_at = None
     return instance
 
 

@@ -10,6 +10,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from app.db import end_transaction
 from app.deps import Bus, Session
 from app.kit.errors import AppError
 from app.kit.secrets import SecretBox
@@ -82,6 +83,7 @@ async def add_connector(request: Request, session: Session) -> Response:
             form=form,
             status_code=403,
         )
+    await end_transaction(session)  # no connection held while the system is checked
     try:
         await instances.do_add_instance(
             session,
@@ -134,7 +136,7 @@ async def sync_now(request: Request, connector_id: int, session: Session, bus: B
         return await _page(request, session, current, error=error, status_code=403)
     # The sync runs in its own transactions: end this request's first (nothing is written
     # here), or on SQLite, whose one connection this session holds, the sync would wait.
-    await session.commit()
+    await end_transaction(session)
     report = await sync_instance(
         request.app.state.sessionmaker, bus, _box(request), _http(request), connector_id
     )
@@ -240,19 +242,20 @@ async def edit_connector(request: Request, connector_id: int, session: Session) 
             error="The poll interval is a whole number of seconds from 1 to 86400.",
             status_code=422,
         )
+    await end_transaction(session)  # no connection held while new settings are checked
     try:
-        async with session.begin_nested():
-            await instances.do_update_instance(
-                session,
-                instance,
-                box=_box(request),
-                http=_http(request),
-                name=form.get("name", "").strip() or None,
-                enabled=None if enabled == instance.enabled else enabled,
-                poll_interval=interval,
-                secrets=secrets,
-                settings=settings,
-            )
+        # Checked first, then saved in a savepoint: a refusal leaves the instance as it was.
+        await instances.do_update_instance(
+            session,
+            instance,
+            box=_box(request),
+            http=_http(request),
+            name=form.get("name", "").strip() or None,
+            enabled=None if enabled == instance.enabled else enabled,
+            poll_interval=interval,
+            secrets=secrets,
+            settings=settings,
+        )
     except AppError as exc:
         session.expire(instance)  # the refused change is rolled back; show what is stored
         await session.refresh(instance)
