@@ -5,7 +5,8 @@ transaction). A rendering is keyed by (what, audience, revision, UTC day): a req
 one primary-key read until something changes, however many people refresh during an
 incident, and replicas agree because the key lives in the database. The UTC day is part of
 the key because the 90-day history moves on at midnight. A signed-in reader's page shows
-times in their own zone, so the zone is part of its key (and ETag) too.
+times and the history's days in their own zone, so the zone and the day there are part of
+its key (and ETag) too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from app.status import revision as status_revision
 from app.status.lifecycle import ViewerAudience, label
 from app.status.view import IncidentView, StatusView
 from app.web.timefmt import DEFAULT_ZONE, localtime
+from app.web.timefmt import zone as timezone_of
 
 _HERE = Path(__file__).resolve().parent
 TEMPLATES = Environment(
@@ -69,6 +71,7 @@ class Version:
     revision: int
     day: str
     last_modified: datetime
+    now: datetime
 
     @classmethod
     async def current(cls, state: State) -> Version:
@@ -76,12 +79,15 @@ class Version:
         now = utcnow()
         midnight = datetime(now.year, now.month, now.day, tzinfo=UTC)
         changed = max(changed_at or midnight, midnight).replace(microsecond=0)
-        return cls(revision, now.date().isoformat(), changed)
+        return cls(revision, now.date().isoformat(), changed, now)
 
     def etag(self, what: str, audience: str, zone: str | None = None) -> str:
         key = f"{what}|{audience}|{self.revision}|{self.day}"
-        if zone is not None:  # a rendering in the reader's zone is another rendering
-            key += f"|{zone}"
+        if zone is not None:
+            # A rendering in the reader's zone is another rendering, and its day history
+            # moves on at the reader's midnight.
+            local_day = self.now.astimezone(timezone_of(zone)).date().isoformat()
+            key += f"|{zone}|{local_day}"
         digest = hashlib.sha256(key.encode())
         return f'"{digest.hexdigest()[:24]}"'
 

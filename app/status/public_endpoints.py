@@ -27,6 +27,7 @@ from app.status.page import (
 from app.status.schemas import SubscribeIn
 from app.status.view import build_view
 from app.status.viewer import FeedViewer, StatusViewer
+from app.web.timefmt import zone as timezone_of
 
 router = APIRouter(tags=["status page"])
 
@@ -55,7 +56,13 @@ async def status_page(request: Request, viewer: StatusViewer, settings: AppSetti
 
     async def render() -> bytes:
         async with _sessions(request)() as session:
-            view = await build_view(session, viewer.audience, now=utcnow(), channel="status_page")
+            view = await build_view(
+                session,
+                viewer.audience,
+                now=utcnow(),
+                channel="status_page",
+                zone=timezone_of(zone),
+            )
             public = await repository.list_services(session, ["public"])
         return render_page(
             view,

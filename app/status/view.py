@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -217,9 +217,15 @@ def incident_view(
 
 
 async def build_view(
-    session: AsyncSession, audience: ViewerAudience, *, now: datetime, channel: Channel
+    session: AsyncSession,
+    audience: ViewerAudience,
+    *,
+    now: datetime,
+    channel: Channel,
+    zone: tzinfo = UTC,
 ) -> StatusView:
-    """Everything this audience may see now, checked on the way out."""
+    """Everything this audience may see now, checked on the way out; the day history in
+    calendar days of `zone` (the reader's, when the page is rendered in their zone)."""
     readable = readable_by(audience)
     services = await repository.list_services(session, readable)
     for service in services:
@@ -243,7 +249,7 @@ async def build_view(
         if is_active(incident.kind, incident.status):
             for link, s in impacts[incident.id]:
                 active_impacts[s.id].append(link.impact)
-    history = await _history(session, services, audience, now)
+    history = await _history(session, services, audience, now.astimezone(zone))
     service_views = []
     for s in services:
         status = s.override_status or worst(active_impacts[s.id])
@@ -273,14 +279,23 @@ async def build_view(
 async def _history(
     session: AsyncSession, services: Sequence[Service], audience: ViewerAudience, now: datetime
 ) -> dict[int, tuple[DayView, ...]]:
-    """Per service, HISTORY_DAYS days ending today (UTC): the worst impact and its incidents."""
+    """Per service, HISTORY_DAYS days ending today: the worst impact and its incidents.
+
+    Days are calendar days in `now`'s zone (the reader's own for a signed-in reader, else
+    UTC): an incident at 23:30 UTC falls on the next day for a reader in Berlin.
+    """
+    zone = now.tzinfo or UTC
+
+    def local_day(moment: datetime) -> date:
+        return moment.astimezone(zone).date()
+
     today = now.date()
     first = today - timedelta(days=HISTORY_DAYS - 1)
-    start = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
+    start = datetime(first.year, first.month, first.day, tzinfo=zone)
     marks: dict[tuple[int, date], tuple[str, list[str]]] = {}
     for past in await repository.history_impacts(session, readable_by(audience), since=start):
-        day = max(past.started_at.date(), first)
-        last = min((past.ended_at or now).date(), today)
+        day = max(local_day(past.started_at), first)
+        last = min(local_day(past.ended_at or now), today)
         status = worst([past.impact])
         while day <= last:
             found, titles = marks.get((past.service_id, day), ("operational", []))
@@ -295,7 +310,7 @@ async def _history(
     unknown = {day: DayView(day, "no_data", f"{names[day]}: no data") for day in days}
     history = {}
     for service in services:
-        created = service.created_at.date()
+        created = local_day(service.created_at)
         row = []
         for day in days:
             mark = marks.get((service.id, day))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import select, update
@@ -290,3 +291,32 @@ class TestReadersTimeZone:
             "/status", headers={"If-Modified-Since": anonymous.headers["last-modified"]}
         )
         assert public.status_code == 304
+
+    async def test_the_day_history_follows_the_readers_calendar(
+        self, client: httpx.AsyncClient, desk: Desk, session: AsyncSession
+    ) -> None:
+        """An outage at 23:00-23:30 UTC is on the next day for a reader in Tokyo (08:00)."""
+        await add_service(client, desk, "vpn", name="VPN")
+        incident = await open_incident(client, desk, ["vpn"], body="VPN down")
+        assert (await approve(client, desk, incident["updates"][0]["id"])).status_code == 200
+        await post_update(client, desk, incident["id"], body="Fixed", status="resolved")
+        start = datetime.combine((utcnow() - timedelta(days=10)).date(), time(23), tzinfo=UTC)
+        await session.execute(update(Service).values(created_at=start - timedelta(days=200)))
+        await session.execute(
+            update(Incident)
+            .where(Incident.id == incident["id"])
+            .values(started_at=start, resolved_at=start + timedelta(minutes=30))
+        )
+        await repository.bump_revision(session)
+        await session.commit()
+        await _in_zone(client, desk.alex, "Asia/Tokyo")
+
+        for headers, zone in ((desk.alex, "Asia/Tokyo"), ({}, "UTC")):
+            days = _days((await client.get("/status", headers=headers)).text, "VPN")
+            today = utcnow().astimezone(ZoneInfo(zone)).date()
+            marked = start.astimezone(ZoneInfo(zone)).date()
+            assert [i for i, d in enumerate(days) if d != "operational"] == [
+                len(days) - 1 - (today - marked).days
+            ], zone
+        # In Tokyo the outage's day is the UTC day after: the mark moved by one.
+        assert start.astimezone(ZoneInfo("Asia/Tokyo")).date() == start.date() + timedelta(days=1)
