@@ -4,50 +4,51 @@ Scheduling happens in the message's transaction (a `chat_writebacks` row), the w
 itself in a worker, outside any request, so an unreachable ticketing system only delays
 it. The write goes through `app.sync.writeback.do_write_back` with the idempotency key
 `chat:<message id>`: it records the `ConnectorWrite` before the remote call, so the sync
-engine recognizes the comment when it comes back, however soon.
+engine recognizes the comment when it comes back, however soon. The worker's loop (lease,
+write, retry with backoff) is `app.sync.writeback.WriteBackWorkerBase`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
-import httpx
-from sqlalchemy import Table, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import ColumnElement, Table, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import unit_of_work
 from app.kit.bulk_insert import BulkInsert
 from app.kit.clock import utcnow
 from app.kit.errors import AppError
-from app.kit.polling import poll_until_stopped
-from app.kit.secrets import SecretBox
 from app.models import ChatMessage, ChatWriteback, ConnectorInstance, Ticket, User
 from app.policy.egress import InternalContentLeak, destination_is_internal, guard_egress
 from app.sync import instances
-from app.sync.worker import worker_identity
-from app.sync.writeback import do_write_back
-from connectors.base import (
-    Capability,
-    Connector,
-    ConnectorError,
-    NotSupported,
-    RateLimited,
-    Visibility,
+from app.sync.writeback import (
+    BASE_DELAY,
+    LEASE,
+    MAX_DELAY,
+    PlannedWrite,
+    WriteBackWorkerBase,
+    retry_delay,
 )
+from connectors.base import Capability, Connector, ConnectorError, Visibility
 
 if TYPE_CHECKING:
     from app.chat.service import ChatMessageEvent
 
+__all__ = [
+    "BASE_DELAY",
+    "LEASE",
+    "MAX_DELAY",
+    "WritebackWorker",
+    "retry_delay",
+    "schedule_writeback",
+    "writeback_key",
+]
+
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=120)
-BASE_DELAY = 5.0
-MAX_DELAY = 3600.0  # keep retrying for ever, but at most hourly: nothing is dropped
 
 
 _INSERT_WRITEBACKS = BulkInsert(
@@ -86,20 +87,6 @@ async def schedule_writeback(session: AsyncSession, events: Sequence[ChatMessage
     await _INSERT_WRITEBACKS.run(session, rows)  # one statement (app.kit.bulk_insert)
 
 
-def retry_delay(attempts: int, retry_after: float | None = None) -> float:
-    """Exponential with jitter, capped hourly, never sooner than the system asked."""
-    ceiling = min(MAX_DELAY, BASE_DELAY * 2 ** min(attempts, 12))
-    return max(random.uniform(ceiling / 2, ceiling), retry_after or 0.0)  # noqa: S311
-
-
-@dataclass(frozen=True)
-class _Write:
-    ticket_id: int
-    body: str
-    visibility: Visibility
-    message_id: int
-
-
 def _skip_reason(connector: type[Connector], writeback: ChatWriteback) -> str | None:
     needed = (
         Capability.WRITE_INTERNAL_NOTE
@@ -131,92 +118,39 @@ def _egress_refusal(message: ChatMessage, writeback: ChatWriteback) -> str | Non
     return None
 
 
-class WritebackWorker:
+def _free(now: datetime) -> ColumnElement[bool]:
+    """Not leased to a live worker."""
+    return or_(ChatWriteback.lease_expires_at.is_(None), ChatWriteback.lease_expires_at < now)
+
+
+class WritebackWorker(WriteBackWorkerBase):
     """Runs until `stop` is set: claims due write-backs, writes each once, records it."""
 
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        box: SecretBox,
-        http: httpx.AsyncClient,
-        *,
-        tick: float = 1.0,
-        batch: int = 20,
-    ) -> None:
-        self.sessionmaker = sessionmaker
-        self.box = box
-        self.http = http
-        self.tick = tick
-        self.batch = batch
-        self.owner = f"{worker_identity()}:chat"
+    noun = "chat write-back"
+    loop_label = "chat write-back pass"
+    owner_tag = "chat"
+    plan_errors = (AppError, ConnectorError, ValueError)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        await poll_until_stopped(
-            stop, self.run_once, tick=self.tick, full=self.batch, what="chat write-back pass"
+    async def _due(self, session: AsyncSession, now: datetime) -> Sequence[int]:
+        due = select(ChatWriteback.id).where(
+            ChatWriteback.state == "pending", ChatWriteback.next_attempt_at <= now, _free(now)
+        )
+        return list(
+            (await session.execute(due.order_by(ChatWriteback.id).limit(self.batch))).scalars()
         )
 
-    async def run_once(self) -> int:
-        """One pass over what is due now; returns how many write-backs it handled."""
-        claimed = await self._claim()
-        for writeback_id in claimed:
-            await self._write_one(writeback_id)
-        return len(claimed)
+    async def _lease(
+        self, session: AsyncSession, writeback_id: int, *, now: datetime, until: datetime
+    ) -> bool:
+        result = await session.execute(
+            update(ChatWriteback)
+            .where(ChatWriteback.id == writeback_id, ChatWriteback.state == "pending", _free(now))
+            .values(lease_owner=self.owner, lease_expires_at=until)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def _claim(self) -> list[int]:
-        now = utcnow()
-        free = or_(ChatWriteback.lease_expires_at.is_(None), ChatWriteback.lease_expires_at < now)
-        async with unit_of_work(self.sessionmaker) as session:
-            due = select(ChatWriteback.id).where(
-                ChatWriteback.state == "pending", ChatWriteback.next_attempt_at <= now, free
-            )
-            ids = list(
-                (await session.execute(due.order_by(ChatWriteback.id).limit(self.batch))).scalars()
-            )
-            claimed = []
-            for writeback_id in ids:
-                result = await session.execute(
-                    update(ChatWriteback)
-                    .where(ChatWriteback.id == writeback_id, ChatWriteback.state == "pending", free)
-                    .values(lease_owner=self.owner, lease_expires_at=now + LEASE)
-                    .execution_options(synchronize_session=False)
-                )
-                if getattr(result, "rowcount", 0) == 1:
-                    claimed.append(writeback_id)
-            return claimed
-
-    async def _write_one(self, writeback_id: int) -> None:
-        try:
-            plan = await self._plan(writeback_id)
-        except (AppError, ConnectorError, ValueError) as exc:
-            await self._failed(writeback_id, exc)
-            return
-        if isinstance(plan, str):
-            await self._finish(writeback_id, skipped=plan)
-            return
-        try:
-            # Recorded before the remote call, completed after: see app/sync/writeback.py.
-            written = await do_write_back(
-                self.sessionmaker,
-                box=self.box,
-                http=self.http,
-                ticket_id=plan.ticket_id,
-                body=plan.body,
-                idempotency_key=writeback_key(plan.message_id),
-                visibility=plan.visibility,
-            )
-        except NotSupported as exc:
-            await self._finish(writeback_id, skipped=exc.message)
-            return
-        except (AppError, ConnectorError) as exc:
-            await self._failed(writeback_id, exc)
-            return
-        except Exception as exc:
-            log.exception("chat write-back %s crashed", writeback_id)
-            await self._failed(writeback_id, exc)
-            return
-        await self._finish(writeback_id, external_comment_id=written.external_comment_id)
-
-    async def _plan(self, writeback_id: int) -> _Write | str:
+    async def _plan(self, writeback_id: int) -> PlannedWrite | str:
         """What to write, or why nothing will be (a recorded skip)."""
         async with unit_of_work(self.sessionmaker) as session:
             writeback = await session.get(ChatWriteback, writeback_id)
@@ -236,11 +170,11 @@ class WritebackWorker:
         if reason is not None:
             return reason
         signature = f"\n\n— {author.name if author else 'someone'}, via Socialdesk chat"
-        return _Write(
+        return PlannedWrite(
             ticket_id=ticket.id,
             body=message.body + signature,
+            idempotency_key=writeback_key(message.id),
             visibility=Visibility(writeback.visibility),
-            message_id=message.id,
         )
 
     async def _finish(
@@ -266,12 +200,9 @@ class WritebackWorker:
             assert message is not None
             message.external_comment_id = external_comment_id
 
-    async def _failed(self, writeback_id: int, exc: Exception) -> None:
-        if isinstance(exc, ConnectorError | AppError):
-            error = f"{exc.code}: {exc.message}"
-        else:
-            error = f"internal_error: {type(exc).__name__}"
-        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+    async def _record_failure(
+        self, writeback_id: int, error: str, retry_after: float | None
+    ) -> float:
         async with unit_of_work(self.sessionmaker) as session:
             writeback = await session.get(ChatWriteback, writeback_id)
             assert writeback is not None
@@ -280,6 +211,4 @@ class WritebackWorker:
             writeback.lease_owner = writeback.lease_expires_at = None
             delay = retry_delay(writeback.attempts, retry_after)
             writeback.next_attempt_at = utcnow() + timedelta(seconds=delay)
-        log.warning(
-            "chat write-back %s failed (%s); retrying in %.0f s", writeback_id, error, delay
-        )
+        return delay

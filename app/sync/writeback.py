@@ -5,13 +5,24 @@ key, and completed with the external comment id after it: a sync that reads the 
 back in between still recognizes it as ours (the connectors report the key they put in
 the comment), so it is never ingested as someone else's. A retry with the same key finds
 the first write (the connectors look for their marker before writing again).
+
+`WriteBackWorkerBase` is the loop of the workers that write rows of their own this way
+(chat messages: `app.chat.writeback`; closing comments: `app.status.closing`): lease due
+rows, plan each write (or why none will be), write it under its key, and record the
+outcome; a failure is retried with backoff for ever (at most hourly), nothing is dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import ClassVar, Literal
 
 import httpx
 from sqlalchemy import select, update
@@ -19,12 +30,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
-from app.kit.errors import NotFound
+from app.kit.clock import utcnow
+from app.kit.errors import AppError, NotFound
+from app.kit.polling import poll_until_stopped
 from app.kit.secrets import SecretBox
 from app.models import ConnectorInstance, ConnectorWrite, Ticket
 from app.sync import instances
 from app.sync.ingest import PENDING_WRITE
-from connectors.base import Capability, NotSupported, Visibility
+from app.sync.lease import worker_identity
+from connectors.base import Capability, ConnectorError, NotSupported, RateLimited, Visibility
 
 NEEDS = {
     Visibility.PUBLIC: Capability.WRITE_PUBLIC_COMMENT,
@@ -120,3 +134,161 @@ async def _record_pending(
                 )
     except IntegrityError:
         pass  # a concurrent call with the same key recorded it: the connector dedupes the write
+
+
+# The workers' loop ------------------------------------------------------------------------
+
+LEASE = timedelta(seconds=120)
+BASE_DELAY = 5.0
+MAX_DELAY = 3600.0  # retried for ever, but at most hourly: nothing is dropped
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential with jitter, capped hourly, never sooner than the system asked."""
+    ceiling = min(MAX_DELAY, BASE_DELAY * 2 ** min(attempts, 12))
+    return max(random.uniform(ceiling / 2, ceiling), retry_after or 0.0)  # noqa: S311
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """What a worker writes for one of its rows: `body` to the ticket, under the key."""
+
+    ticket_id: int
+    body: str
+    idempotency_key: str
+    visibility: Visibility
+
+
+class WriteBackWorkerBase(ABC):
+    """Runs until `stop` is set: leases due rows, writes each once, records the outcome.
+
+    A subclass says which rows are due and leases one (`_due`, `_lease`, in one
+    transaction), what to write for a row or why nothing will be (`_plan`: a reason is a
+    recorded skip), and what to record (`_finish`, `_record_failure`). Rows are named by
+    id. A connector that cannot take the write (`NotSupported`) is a recorded skip; an
+    error of ours or of the connector (or one of `plan_errors` while planning) a recorded
+    failure, retried after `retry_delay` (never sooner than a `RateLimited` asked); any
+    other error is logged with its traceback and recorded as `internal_error`.
+    """
+
+    noun: ClassVar[str]  # one row in log lines: "<noun> <id> failed ..."
+    loop_label: ClassVar[str]  # one pass, in the polling loop's log lines
+    owner_tag: ClassVar[str]  # lease owner: "<worker identity>:<owner_tag>"
+    plan_errors: ClassVar[tuple[type[Exception], ...]] = (AppError, ConnectorError)
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        box: SecretBox,
+        http: httpx.AsyncClient,
+        *,
+        tick: float = 1.0,
+        batch: int = 20,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.box = box
+        self.http = http
+        self.tick = tick
+        self.batch = batch
+        self.owner = f"{worker_identity()}:{self.owner_tag}"
+
+    @property
+    def log(self) -> logging.Logger:
+        """The subclass's module logger: its records name the domain, not this module."""
+        return logging.getLogger(type(self).__module__)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await poll_until_stopped(
+            stop, self.run_once, tick=self.tick, full=self.batch, what=self.loop_label
+        )
+
+    async def run_once(self) -> int:
+        """One pass over what is due now; returns how many rows it handled."""
+        claimed = await self._claim()
+        for row_id in claimed:
+            await self._write_one(row_id)
+        return len(claimed)
+
+    async def _claim(self) -> list[int]:
+        now = utcnow()
+        async with unit_of_work(self.sessionmaker) as session:
+            claimed = []
+            for row_id in await self._due(session, now):
+                if await self._lease(session, row_id, now=now, until=now + LEASE):
+                    claimed.append(row_id)
+            return claimed
+
+    async def _write_one(self, row_id: int) -> None:
+        try:
+            plan = await self._plan(row_id)
+        except self.plan_errors as exc:
+            await self._failed(row_id, exc)
+            return
+        if isinstance(plan, str):
+            await self._finish(row_id, skipped=plan)
+            return
+        try:
+            # Recorded before the remote call, completed after: see do_write_back.
+            written = await do_write_back(
+                self.sessionmaker,
+                box=self.box,
+                http=self.http,
+                ticket_id=plan.ticket_id,
+                body=plan.body,
+                idempotency_key=plan.idempotency_key,
+                visibility=plan.visibility,
+            )
+        except NotSupported as exc:
+            await self._finish(row_id, skipped=exc.message)
+            return
+        except (AppError, ConnectorError) as exc:
+            await self._failed(row_id, exc)
+            return
+        except Exception as exc:
+            # The noun in the template, so each worker's log lines read as they always did.
+            self.log.exception(f"{self.noun} %s crashed", row_id)
+            await self._failed(row_id, exc)
+            return
+        await self._finish(row_id, external_comment_id=written.external_comment_id)
+
+    def _describe(self, exc: Exception) -> str:
+        """The error as recorded: ours and the connectors' by code and message, others by type."""
+        if isinstance(exc, ConnectorError | AppError):
+            return f"{exc.code}: {exc.message}"
+        return f"internal_error: {type(exc).__name__}"
+
+    async def _failed(self, row_id: int, exc: Exception) -> None:
+        error = self._describe(exc)
+        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        delay = await self._record_failure(row_id, error, retry_after)
+        if delay is not None:
+            self.log.warning(
+                f"{self.noun} %s failed (%s); retrying in %.0f s", row_id, error, delay
+            )
+
+    @abstractmethod
+    async def _due(self, session: AsyncSession, now: datetime) -> Sequence[int]:
+        """The ids of up to `batch` rows due now, oldest first."""
+
+    @abstractmethod
+    async def _lease(
+        self, session: AsyncSession, row_id: int, *, now: datetime, until: datetime
+    ) -> bool:
+        """Lease the row to `self.owner` until `until`, unless it is done or leased."""
+
+    @abstractmethod
+    async def _plan(self, row_id: int) -> PlannedWrite | str:
+        """What to write, or why nothing will be (a recorded skip)."""
+
+    @abstractmethod
+    async def _finish(
+        self, row_id: int, *, external_comment_id: str | None = None, skipped: str | None = None
+    ) -> None:
+        """Record the write (`external_comment_id`) or the skip, and release the lease."""
+
+    @abstractmethod
+    async def _record_failure(
+        self, row_id: int, error: str, retry_after: float | None
+    ) -> float | None:
+        """Record the failure, release the lease and schedule the retry after
+        `retry_delay(attempts, retry_after)`: that delay, or None if the row is gone."""

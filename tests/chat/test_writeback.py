@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import ClassVar
@@ -21,7 +22,7 @@ from app.realtime.bus import MemoryBus
 from app.sync import instances
 from app.sync.engine import sync_instance
 from connectors import registry
-from connectors.base import Capability, TransientError, Visibility
+from connectors.base import Capability, NotSupported, RateLimited, TransientError, Visibility
 from connectors.demo.connector import DemoConnector
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import create_connector, create_ticket, create_user
@@ -186,3 +187,107 @@ async def test_a_message_deleted_before_write_back_is_not_written(
     assert await worker.run_once() == 1
     assert PublicOnlyConnector.written == []
     assert (await _state(db, message_id)).state == "skipped"
+
+
+async def _one_public_message(db: async_sessionmaker[AsyncSession]) -> int:
+    async with unit_of_work(db) as session:
+        agent, _ = await create_user(session, role=Role.AGENT)
+        instance = await create_connector(session, kind="chat_public_only")
+        ticket = await create_ticket(session, connector=instance)
+    return await _post(db, agent, ticket.id, "hello", "public")
+
+
+async def test_a_connector_that_refuses_the_write_as_unsupported_is_a_recorded_skip(
+    db: async_sessionmaker[AsyncSession], worker: WritebackWorker
+) -> None:
+    message_id = await _one_public_message(db)
+    PublicOnlyConnector.failures.append(NotSupported("comments are closed on this ticket"))
+    assert await worker.run_once() == 1
+    skipped = await _state(db, message_id)
+    assert (skipped.state, skipped.attempts, skipped.last_error) == ("skipped", 1, None)
+    assert skipped.skipped_reason == "comments are closed on this ticket"
+    assert skipped.done_at is not None
+    async with unit_of_work(db) as session:
+        await session.execute(update(ChatWriteback).values(next_attempt_at=utcnow()))
+    assert await worker.run_once() == 0  # a skip is final
+
+
+async def test_a_rate_limit_is_retried_no_sooner_than_the_system_asked(
+    db: async_sessionmaker[AsyncSession], worker: WritebackWorker
+) -> None:
+    message_id = await _one_public_message(db)
+    PublicOnlyConnector.failures.append(RateLimited("slow down", retry_after=900))
+    before = utcnow()
+    assert await worker.run_once() == 1
+    pending = await _state(db, message_id)
+    assert (pending.state, pending.attempts) == ("pending", 1)
+    assert pending.last_error == "rate_limited: slow down"
+    assert pending.next_attempt_at >= before + timedelta(seconds=900)
+    assert (pending.lease_owner, pending.lease_expires_at) == (None, None)
+
+
+async def test_an_unexpected_error_is_logged_recorded_without_its_text_and_retried(
+    db: async_sessionmaker[AsyncSession],
+    worker: WritebackWorker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    message_id = await _one_public_message(db)
+    PublicOnlyConnector.failures.append(RuntimeError("secret detail"))
+    with caplog.at_level(logging.INFO, logger="app.chat.writeback"):
+        assert await worker.run_once() == 1
+    pending = await _state(db, message_id)
+    assert (pending.state, pending.attempts) == ("pending", 1)
+    assert pending.last_error == "internal_error: RuntimeError"
+    writeback_id = pending.id
+    records = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert records[0] == ("app.chat.writeback", "ERROR", f"chat write-back {writeback_id} crashed")
+    assert caplog.records[0].exc_info is not None
+    name, level, text = records[1]
+    assert (name, level) == ("app.chat.writeback", "WARNING")
+    assert text.startswith(
+        f"chat write-back {writeback_id} failed (internal_error: RuntimeError); retrying in "
+    )
+
+    async with unit_of_work(db) as session:
+        await session.execute(update(ChatWriteback).values(next_attempt_at=utcnow()))
+    assert await worker.run_once() == 1
+    done = await _state(db, message_id)
+    # The last failure stays on a done chat write-back (a closing comment clears it).
+    assert (done.state, done.attempts, done.last_error) == (
+        "done",
+        2,
+        "internal_error: RuntimeError",
+    )
+
+
+async def test_a_write_back_leased_by_another_worker_waits_for_the_lease_to_run_out(
+    db: async_sessionmaker[AsyncSession], worker: WritebackWorker
+) -> None:
+    message_id = await _one_public_message(db)
+    async with unit_of_work(db) as session:
+        await session.execute(
+            update(ChatWriteback).values(
+                lease_owner="elsewhere", lease_expires_at=utcnow() + timedelta(minutes=1)
+            )
+        )
+    assert await worker.run_once() == 0
+    async with unit_of_work(db) as session:
+        await session.execute(
+            update(ChatWriteback).values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert await worker.run_once() == 1
+    assert (await _state(db, message_id)).state == "done"
+
+
+async def test_a_write_back_that_cannot_be_planned_is_a_recorded_failure(
+    db: async_sessionmaker[AsyncSession], worker: WritebackWorker
+) -> None:
+    message_id = await _one_public_message(db)
+    async with unit_of_work(db) as session:
+        await session.execute(update(ChatWriteback).values(visibility="sideways"))
+    assert await worker.run_once() == 1
+    failed = await _state(db, message_id)
+    assert (failed.state, failed.attempts) == ("pending", 1)
+    assert failed.last_error == "internal_error: ValueError"
+    assert failed.next_attempt_at > utcnow()
+    assert PublicOnlyConnector.written == []

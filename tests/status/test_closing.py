@@ -3,6 +3,7 @@ ticket, once, through the connector; failures are recorded and retried, never do
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -16,10 +17,11 @@ from app.db import unit_of_work
 from app.kit.clock import utcnow
 from app.kit.secrets import SecretBox
 from app.models import ConnectorWrite, IncidentTicket, Ticket
+from app.status import repository
 from app.status.closing import ClosingCommentWorker, closing_key
 from app.sync import instances
 from connectors import registry
-from connectors.base import Capability, TransientError, Visibility
+from connectors.base import Capability, NotSupported, RateLimited, TransientError, Visibility
 from connectors.demo.connector import DemoConnector
 from connectors.demo.world import DemoWorld
 from tests.conftest import TEST_SECRET_KEY
@@ -219,3 +221,138 @@ async def test_an_internal_resolution_waits_for_public_text_and_read_only_desks_
         "the status_read_only connector cannot write public comments"
     )
     assert await worker.run_once() == 0
+
+
+async def resolved_flaky_link(
+    client: httpx.AsyncClient, desk: Desk, db: async_sessionmaker[AsyncSession]
+) -> int:
+    """An incident resolved with approved public text, linked to one `status_flaky` ticket:
+    the id of the link, due for its closing comment."""
+    ticket = await ticket_of(db, "status_flaky")
+    await add_service(client, desk, "print")
+    incident = await open_incident(client, desk, ["print"], public_body="Printing fails.")
+    await link(client, desk, incident["id"], ticket.id)
+    resolution = await resolve_publicly(client, desk, incident["id"], "Printing works again.")
+    assert (await approve(client, desk, resolution)).status_code == 200
+    async with db() as session:
+        link_id = await session.scalar(
+            select(IncidentTicket.id).where(IncidentTicket.ticket_id == ticket.id)
+        )
+    assert link_id is not None
+    return link_id
+
+
+async def closing_state(db: async_sessionmaker[AsyncSession], link_id: int) -> IncidentTicket:
+    async with db() as session:
+        found = await session.get(IncidentTicket, link_id)
+        assert found is not None
+        return found
+
+
+async def make_due(db: async_sessionmaker[AsyncSession]) -> None:
+    async with unit_of_work(db) as session:
+        await session.execute(
+            update(IncidentTicket).values(closing_next_attempt_at=utcnow() - timedelta(1))
+        )
+
+
+async def test_a_connector_that_refuses_the_write_as_unsupported_is_a_recorded_skip(
+    client: httpx.AsyncClient, desk: Desk, db: async_sessionmaker[AsyncSession],
+    worker: ClosingCommentWorker,
+) -> None:  # fmt: skip
+    link_id = await resolved_flaky_link(client, desk, db)
+    FlakyDesk.fail_before.append(NotSupported("comments are closed on this ticket"))
+    assert await worker.run_once() == 1
+    skipped = await closing_state(db, link_id)
+    assert skipped.closing_skipped_reason == "comments are closed on this ticket"
+    assert (skipped.closing_attempts, skipped.closing_last_error) == (1, None)
+    assert (skipped.closing_written_at, skipped.closing_lease_owner) == (None, None)
+    await make_due(db)
+    assert await worker.run_once() == 0  # a skip is final
+    assert FlakyDesk.comments == {}
+
+
+async def test_a_rate_limit_is_retried_no_sooner_than_the_system_asked(
+    client: httpx.AsyncClient, desk: Desk, db: async_sessionmaker[AsyncSession],
+    worker: ClosingCommentWorker,
+) -> None:  # fmt: skip
+    link_id = await resolved_flaky_link(client, desk, db)
+    FlakyDesk.fail_before.append(RateLimited("slow down", retry_after=900))
+    before = utcnow()
+    assert await worker.run_once() == 1
+    waiting = await closing_state(db, link_id)
+    assert (waiting.closing_attempts, waiting.closing_written_at) == (1, None)
+    assert waiting.closing_last_error == "rate_limited: slow down"
+    assert waiting.closing_next_attempt_at is not None
+    assert waiting.closing_next_attempt_at >= before + timedelta(seconds=900)
+    assert (waiting.closing_lease_owner, waiting.closing_lease_expires_at) == (None, None)
+    assert await worker.run_once() == 0
+
+
+async def test_an_unexpected_error_is_logged_recorded_without_its_text_and_retried(
+    client: httpx.AsyncClient, desk: Desk, db: async_sessionmaker[AsyncSession],
+    worker: ClosingCommentWorker, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    link_id = await resolved_flaky_link(client, desk, db)
+    FlakyDesk.fail_before.append(RuntimeError("secret detail"))
+    with caplog.at_level(logging.INFO, logger="app.status.closing"):
+        assert await worker.run_once() == 1
+    failed = await closing_state(db, link_id)
+    assert (failed.closing_attempts, failed.closing_written_at) == (1, None)
+    assert failed.closing_last_error == "internal_error: RuntimeError"
+    records = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert records[0] == ("app.status.closing", "ERROR", f"closing comment {link_id} crashed")
+    assert caplog.records[0].exc_info is not None
+    name, level, text = records[1]
+    assert (name, level) == ("app.status.closing", "WARNING")
+    assert text.startswith(
+        f"closing comment {link_id} failed (internal_error: RuntimeError); retrying in "
+    )
+
+    await make_due(db)
+    assert await worker.run_once() == 1
+    written = await closing_state(db, link_id)
+    assert written.closing_written_at is not None
+    assert (written.closing_attempts, written.closing_last_error) == (2, None)
+
+
+async def test_a_link_leased_by_another_worker_waits_for_the_lease_to_run_out(
+    client: httpx.AsyncClient, desk: Desk, db: async_sessionmaker[AsyncSession],
+    worker: ClosingCommentWorker,
+) -> None:  # fmt: skip
+    link_id = await resolved_flaky_link(client, desk, db)
+    async with unit_of_work(db) as session:
+        await session.execute(
+            update(IncidentTicket).values(
+                closing_lease_owner="elsewhere",
+                closing_lease_expires_at=utcnow() + timedelta(minutes=1),
+            )
+        )
+    assert await worker.run_once() == 0
+    async with unit_of_work(db) as session:
+        await session.execute(
+            update(IncidentTicket).values(closing_lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert await worker.run_once() == 1
+    assert (await closing_state(db, link_id)).closing_written_at is not None
+
+
+async def test_a_closing_comment_whose_text_is_gone_is_a_not_ready_failure(
+    client: httpx.AsyncClient, desk: Desk, db: async_sessionmaker[AsyncSession],
+    worker: ClosingCommentWorker, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    link_id = await resolved_flaky_link(client, desk, db)
+
+    async def no_resolution(session: AsyncSession, incident_id: int) -> None:
+        return None
+
+    monkeypatch.setattr(repository, "resolution_update", no_resolution)
+    assert await worker.run_once() == 1
+    failed = await closing_state(db, link_id)
+    assert (failed.closing_attempts, failed.closing_written_at) == (1, None)
+    assert failed.closing_last_error == (
+        f"not_ready: closing comment {link_id}: no approved public resolution yet"
+    )
+    assert failed.closing_next_attempt_at is not None
+    assert failed.closing_next_attempt_at > utcnow()
+    assert FlakyDesk.comments == {}

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.chat import writeback as chat_writeback
 from app.kit.errors import NotFound
 from app.models import ConnectorWrite, Ticket, TicketEvent
 from app.runtime import Runtime
+from app.status import closing
 from app.sync.engine import SyncReport, sync_instance
-from app.sync.writeback import WriteBack, do_write_back
+from app.sync.writeback import LEASE, WriteBack, do_write_back, retry_delay
 from connectors.base import ChangePage, NotSupported, TransientError, Visibility
 from tests.factories import create_connector, create_ticket
 from tests.sync.scripted import ScriptedConnector, WritingConnector, change
@@ -132,3 +136,29 @@ class TestDoWriteBack:
     async def test_an_unknown_ticket_is_not_found(self, runtime: Runtime) -> None:
         with pytest.raises(NotFound):
             await _write(runtime, 987654, "chat:4")
+
+
+class TestRetryDelay:
+    @pytest.mark.parametrize(
+        ("attempts", "low", "high"),
+        [
+            (1, 5.0, 10.0),
+            (2, 10.0, 20.0),
+            (9, 1280.0, 2560.0),
+            (10, 1800.0, 3600.0),
+            (99, 1800.0, 3600.0),
+        ],
+    )
+    def test_doubles_with_jitter_and_is_at_most_hourly(
+        self, attempts: int, low: float, high: float
+    ) -> None:
+        assert all(low <= retry_delay(attempts) <= high for _ in range(100))
+
+    def test_is_never_sooner_than_the_system_asked(self) -> None:
+        assert retry_delay(1, retry_after=900) == 900
+        assert retry_delay(99, retry_after=7200) == 7200
+        assert retry_delay(1, retry_after=0.5) >= 5.0
+
+    def test_the_workers_share_it(self) -> None:
+        assert chat_writeback.retry_delay is closing.retry_delay is retry_delay
+        assert chat_writeback.LEASE == closing.LEASE == LEASE == timedelta(seconds=120)
