@@ -83,6 +83,13 @@ class Runtime:
 
         relay = build_relay(self.settings, self.sessionmaker, self.bus, self.box, self.http)
         self._tasks.append(asyncio.create_task(relay.run(self._stop), name="delivery-relay"))
+        # policy: decisions past the retention period are deleted, in chunks, every hour.
+        from app.policy.retention import DecisionPruner
+
+        pruner = DecisionPruner(
+            self.sessionmaker, retention_days=self.settings.decision_retention_days
+        )
+        self._tasks.append(asyncio.create_task(pruner.run(self._stop), name="decision-retention"))
 
     async def wait(self) -> None:
         await self._stop.wait()

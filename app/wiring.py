@@ -16,9 +16,11 @@ from app.metrics.surveys import request_on_resolution
 from app.notifications.compose import register_composer
 from app.notifications.preferences import delivery_for
 from app.outbox.enqueue import enqueue_deliveries
+from app.outbox.repository import undelivered
 from app.policy import notify
 from app.policy.audiences import set_delivery_loader
 from app.policy.evaluator import Decision, PolicyEvent
+from app.policy.retention import register_decision_keeper
 from app.policy.sources import EventScope
 from app.status.webhook_messages import compose_webhooks
 from app.status.webhooks import CHANNEL as STATUS_WEBHOOK_CHANNEL
@@ -43,6 +45,8 @@ def wire_domains() -> None:
     notify.decision_listeners.append(request_on_resolution)  # CSAT survey after resolution
     # Status webhooks: the status domain composes its own outbox rows (published updates).
     register_composer(STATUS_WEBHOOK_CHANNEL, compose_webhooks)
+    # Decision retention keeps the decisions of events the outbox has not delivered yet.
+    register_decision_keeper("undelivered outbox rows", undelivered)
     # chat.message reactions run in app.chat.events.ChatNotifier (a worker), off the
     # chat write path; see Runtime.start_workers.
     _wired = True

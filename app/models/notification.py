@@ -21,6 +21,8 @@ from app.models.base import Base, BigId, IdMixin
 
 _PENDING = text("status = 'pending'")
 _UNREAD = text("read_at IS NULL")
+# Rows not delivered yet: pending, or dead letters an admin may still retry.
+_IN_FLIGHT = text("status IN ('pending', 'dead')")
 
 
 class NotificationPreference(Base):
@@ -89,6 +91,13 @@ class Delivery(IdMixin, Base):
             postgresql_where=_PENDING,
         ),
         Index("ix_deliveries_status_id", "status", "id"),
+        # Which events still have undelivered rows (the decision retention pass asks).
+        Index(
+            "ix_deliveries_in_flight_event_key",
+            "event_key",
+            sqlite_where=_IN_FLIGHT,
+            postgresql_where=_IN_FLIGHT,
+        ),
     )
 
     idempotency_key: Mapped[str] = mapped_column(String(500), unique=True)

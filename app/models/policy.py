@@ -50,8 +50,12 @@ class PolicyDecision(IdMixin, Base):
     """What the policy decided for one event x recipient x channel, and why."""
 
     __tablename__ = "policy_decisions"
-    # Re-evaluating an event writes nothing new: the first decision stands.
-    __table_args__ = (UniqueConstraint("event_key", "recipient_key", "channel"),)
+    __table_args__ = (
+        # Re-evaluating an event writes nothing new: the first decision stands.
+        UniqueConstraint("event_key", "recipient_key", "channel"),
+        # The retention pass walks the oldest decisions in (created_at, id) order.
+        Index("ix_policy_decisions_created_at_id", "created_at", "id"),
+    )
 
     event_key: Mapped[str] = mapped_column(String(200))
     event_type: Mapped[str] = mapped_column(String(50))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     bindparam,
+    exists,
     func,
     literal_column,
     or_,
@@ -30,6 +31,16 @@ from app.models.base import Base
 
 # A literal (not a bound parameter) so both databases use the partial "due" index.
 PENDING: ColumnElement[bool] = Delivery.status == literal_column("'pending'")
+# Not delivered yet: pending, or a dead letter an admin may retry. Literals, for the same
+# reason, matching the partial index `ix_deliveries_in_flight_event_key`.
+IN_FLIGHT: ColumnElement[bool] = Delivery.status.in_(
+    [literal_column("'pending'"), literal_column("'dead'")]
+)
+
+
+def undelivered(event_key: ColumnElement[str]) -> ColumnElement[bool]:
+    """True for an event that still has an outbox row of its own to deliver (or retry)."""
+    return exists().where(Delivery.event_key == event_key, IN_FLIGHT)
 
 
 def _table(model: type[Base]) -> Table:

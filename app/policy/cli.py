@@ -1,4 +1,4 @@
-"""`socialdesk policy validate|apply|simulate FILE`: the policy from a YAML file."""
+"""`socialdesk policy validate|apply|simulate FILE`: the policy from a YAML file; `prune`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 def add_policy_parser(sub: Any) -> None:
-    """Add `policy validate|apply|simulate` to the `socialdesk` command."""
+    """Add `policy validate|apply|simulate|prune` to the `socialdesk` command."""
     policy = sub.add_parser("policy", help="the communications policy from a YAML file")
     commands = policy.add_subparsers(dest="policy_command", required=True)
     validate = commands.add_parser("validate", help="check a policy file; prints ok or issues")
@@ -39,6 +39,16 @@ def add_policy_parser(sub: Any) -> None:
     simulate.add_argument("--until", help="ISO 8601 (default: now)")
     simulate.add_argument("--limit", type=int, default=500, help="entries per list (500)")
     simulate.set_defaults(func=cmd_simulate)
+    prune = commands.add_parser(
+        "prune", help="delete stored decisions past the retention period now; prints counts"
+    )
+    prune.add_argument(
+        "--older-than-days",
+        type=int,
+        metavar="N",
+        help="default: SOCIALDESK_DECISION_RETENTION_DAYS (180)",
+    )
+    prune.set_defaults(func=cmd_prune)
 
 
 def _read(path: str) -> str:
@@ -113,3 +123,27 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
         return diff.as_dict(max_entries=args.limit)
 
     sys.stdout.write(json.dumps(asyncio.run(_in_transaction(settings, job)), indent=2) + "\n")
+
+
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> None:
+    """One retention pass now, as the workers run it hourly; prints what it deleted and kept."""
+    from app.policy.retention import prune_decisions
+    from app.wiring import wire_domains
+
+    days = args.older_than_days
+    if days is None:
+        days = settings.decision_retention_days
+    if days < 1:
+        raise CliError("--older-than-days must be at least 1")
+    wire_domains()  # what other domains keep (undelivered outbox rows) is registered there
+
+    async def run() -> dict[str, Any]:
+        await check_database(settings)
+        engine = create_engine(settings)
+        try:
+            report = await prune_decisions(create_sessionmaker(engine), older_than_days=days)
+        finally:
+            await engine.dispose()
+        return report.as_dict()
+
+    sys.stdout.write(json.dumps(asyncio.run(run())) + "\n")

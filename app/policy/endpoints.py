@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from app.auth.permissions import Admin
-from app.deps import Session
+from app.deps import AppSettings, Session
 from app.kit.clock import as_utc, utcnow
 from app.kit.errors import AppError, InvalidInput, NotFound
 from app.kit.pagination import After, Limit, Page
@@ -154,11 +154,17 @@ async def list_decisions(
 
 
 @router.get("/decisions/{decision_id}/explain")
-async def explain_decision(decision_id: int, session: Session, _admin: Admin) -> ExplanationOut:
+async def explain_decision(
+    decision_id: int, session: Session, _admin: Admin, settings: AppSettings
+) -> ExplanationOut:
     """Why the policy decided this: the rule, every condition checked, redaction, approval."""
     decision = await repository.get_decision(session, decision_id)
     if decision is None:
-        raise NotFound("decision not found")
+        days = settings.decision_retention_days
+        raise NotFound(
+            f"decision not found: decisions are kept {days} days "
+            "(SOCIALDESK_DECISION_RETENTION_DAYS), then deleted unless pending work needs them"
+        )
     explained = await service.explain_decision(session, decision)
     (out,) = await _decisions_out(session, [decision])
     approval = None

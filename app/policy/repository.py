@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    delete,
+    exists,
+    func,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -134,6 +145,62 @@ async def find_decision(
         PolicyDecision.channel == channel,
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+# --- retention -----------------------------------------------------------------------
+
+# Given the decision's event key, true while pending work still needs that event's
+# decisions (see app/policy/retention.py).
+StillNeeded = Callable[[ColumnElement[str]], ColumnElement[bool]]
+
+
+def approval_pending(event_key: ColumnElement[str]) -> ColumnElement[bool]:
+    """The event waits for an approver: its held decisions are what the approver judges."""
+    return exists().where(
+        ApprovalRequest.event_key == event_key,
+        ApprovalRequest.status == literal_column("'pending'"),
+    )
+
+
+async def expired_decisions(
+    session: AsyncSession,
+    *,
+    cutoff: datetime,
+    still_needed: Sequence[StillNeeded],
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> Sequence[tuple[int, datetime]]:
+    """(id, created_at) of the oldest decisions made before `cutoff` that nothing needs.
+
+    In (created_at, id) order from `after` on, so a pass never reads the kept ones twice.
+    """
+    stmt = (
+        select(PolicyDecision.id, PolicyDecision.created_at)
+        .where(PolicyDecision.created_at < cutoff)
+        .where(*[~needed(PolicyDecision.event_key.expression) for needed in still_needed])
+        .order_by(PolicyDecision.created_at, PolicyDecision.id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(tuple_(PolicyDecision.created_at, PolicyDecision.id) > after)
+    return [(row_id, created) for row_id, created in (await session.execute(stmt)).all()]
+
+
+async def delete_decisions(session: AsyncSession, ids: Sequence[int]) -> int:
+    """Delete these decisions; how many there were."""
+    if not ids:
+        return 0
+    stmt = (
+        delete(PolicyDecision)
+        .where(PolicyDecision.id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(await session.execute(stmt), "rowcount", 0) or 0)
+
+
+async def count_decisions_before(session: AsyncSession, cutoff: datetime) -> int:
+    stmt = select(func.count()).where(PolicyDecision.created_at < cutoff)
+    return int(await session.scalar(stmt) or 0)
 
 
 # --- approvals -----------------------------------------------------------------------
