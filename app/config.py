@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     sync_tick_seconds: float = 1.0
     # Agents who write on a ticket (chat or comment) follow it from then on.
     follow_on_comment: bool = True
+    # Let people's own webhook and Apprise URLs reach loopback, private-network and
+    # link-local addresses (off: such destinations are refused when saved and when sent).
+    allow_private_destinations: bool = False
     # Stored policy decisions (the admin's explain) older than this many days are deleted
     # by a background pass, except those pending work still needs (app/policy/retention.py).
     decision_retention_days: int = Field(default=180, ge=1)

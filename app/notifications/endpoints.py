@@ -7,7 +7,7 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends, Query, Request
 
 from app.auth.permissions import CurrentUser
-from app.deps import Session
+from app.deps import AppSettings, Session
 from app.kit.pagination import Limit
 from app.kit.secrets import SecretBox
 from app.notifications import inbox, preferences
@@ -36,9 +36,15 @@ async def get_preferences(session: Session, user: CurrentUser) -> PreferencesOut
 
 @router.put("/preferences")
 async def put_preferences(
-    body: PreferencesUpdate, session: Session, user: CurrentUser, box: Box
+    body: PreferencesUpdate, session: Session, user: CurrentUser, box: Box, settings: AppSettings
 ) -> PreferencesOut:
-    return await preferences.do_update_preferences(session, user=user, update=body, box=box)
+    return await preferences.do_update_preferences(
+        session,
+        user=user,
+        update=body,
+        box=box,
+        allow_private_destinations=settings.allow_private_destinations,
+    )
 
 
 @router.get("/notifications")

@@ -2,6 +2,8 @@
 
 URLs and signing secrets of destinations are sealed with the SecretBox and never returned;
 the API shows a masked URL. Only staff may mark a destination internal (staff-only).
+Unless private destinations are allowed, a URL whose host is an address of a private
+network (or `localhost`) is refused when saved; the channels check names again on send.
 `delivery_for` is what the policy reads to know each recipient's channels and timing.
 """
 
@@ -20,6 +22,7 @@ from app.kit.errors import Forbidden, InvalidInput
 from app.kit.secrets import SecretBox
 from app.models import NotificationDestination, NotificationPreference, User
 from app.notifications import repository
+from app.notifications.channels.destinations import saved_refusal
 from app.notifications.schemas import (
     AppriseIn,
     DestinationOut,
@@ -96,10 +99,17 @@ async def get_preferences(session: AsyncSession, *, user: User) -> PreferencesOu
 
 
 async def do_update_preferences(
-    session: AsyncSession, *, user: User, update: PreferencesUpdate, box: SecretBox
+    session: AsyncSession,
+    *,
+    user: User,
+    update: PreferencesUpdate,
+    box: SecretBox,
+    allow_private_destinations: bool = False,
 ) -> PreferencesOut:
     """Apply the fields given; omitted ones stay, `null` removes quiet hours or the webhook."""
     given = update.model_fields_set
+    if not allow_private_destinations:
+        _refuse_private_destinations(update)
     wants_internal = any(a.internal for a in update.apprise or []) or bool(
         update.webhook and update.webhook.internal
     )
@@ -126,6 +136,20 @@ async def do_update_preferences(
         await _set_webhook(session, user, update.webhook, current, box)
     await session.flush()
     return await get_preferences(session, user=user)
+
+
+def _refuse_private_destinations(update: PreferencesUpdate) -> None:
+    """InvalidInput when a new URL points at a private network (IP literals, localhost)."""
+    urls = [(f"apprise.{i}.url", "apprise", a.url) for i, a in enumerate(update.apprise or [])]
+    if update.webhook is not None:
+        urls.append(("webhook.url", "webhook", update.webhook.url))
+    for field, kind, url in urls:
+        reason = None if url is None else saved_refusal(kind, url)
+        if reason is not None:
+            raise InvalidInput(
+                f"{field}: {reason}",
+                details=[{"field": field, "message": reason, "type": "private_destination"}],
+            )
 
 
 async def _replace_apprise(

@@ -40,8 +40,8 @@ def build_relay(
     channels: dict[str, Channel] = {
         "in_app": InAppChannel(sessionmaker, bus),
         "email": EmailChannel(settings.smtp_url, base_url=settings.base_url),
-        "webhook": WebhookChannel(http),
-        "apprise": AppriseChannel(),
+        "webhook": WebhookChannel(http, allow_private=settings.allow_private_destinations),
+        "apprise": AppriseChannel(allow_private=settings.allow_private_destinations),
         "status_webhook": StatusWebhookChannel(http),
     }
     compose_settings = ComposeSettings(

@@ -100,7 +100,7 @@ class TestNotifyThenEnqueue:
         # notify_event enqueued them already (app.wiring); a second enqueue adds nothing.
         assert await enqueue_deliveries(session, event, decisions, ticket_id=scope.ticket_id) == 0
         await session.commit()
-        await make_relay(db).drain()
+        await make_relay(db, allow_private_destinations=True).drain()
 
         assert len(await inbox_of(session, erin.id)) == 1  # requester (and implicit follower)
         assert len(await inbox_of(session, agent.id)) == 1  # explicit follower
@@ -140,6 +140,6 @@ class TestDefaultPolicyReachesChatAppsAndWebhooks:
         event = ticket_event(ticket, type="ticket.resolved")
         await notify_event(session, event, EventScope(ticket_id=ticket.id))  # active policy
         await session.commit()
-        await make_relay(db).drain()
+        await make_relay(db, allow_private_destinations=True).drain()
         assert len(server.requests) == 1
         assert "resolved" in server.requests[0].body.decode()

@@ -141,12 +141,16 @@ def make_relay(
     bus: Bus | None = None,
     clock: Callable[[], datetime] = utcnow,
     settings: RelaySettings | None = None,
+    allow_private_destinations: bool = False,
 ) -> Relay:
+    """Every channel; webhooks and Apprise URLs reach the loopback receivers only when
+    `allow_private_destinations` (the setting of that name) is on."""
+    allow = allow_private_destinations
     channels: dict[str, Channel] = {
         "in_app": InAppChannel(sessionmaker, bus or MemoryBus()),
         "email": EmailChannel(smtp_url, base_url=BASE_URL),
-        "webhook": WebhookChannel(http or httpx.AsyncClient(timeout=5)),
-        "apprise": AppriseChannel(timeout=5),
+        "webhook": WebhookChannel(http or httpx.AsyncClient(timeout=5), allow_private=allow),
+        "apprise": AppriseChannel(timeout=5, allow_private=allow),
     }
     return Relay(
         sessionmaker, channels, compose_settings(), settings=settings, clock=clock, owner="test"

@@ -34,7 +34,7 @@ class TestApprise:
         event = ticket_event(ticket, old="new", new="in_progress")
         await enqueue(session, event, [decision(event, f"user:{erin.id}", "apprise")], ticket)
 
-        await make_relay(db).drain()
+        await make_relay(db, allow_private_destinations=True).drain()
 
         assert sorted(r.path for r in server.requests) == ["/chat-a", "/chat-b"]
         body = json.loads(server.requests[0].body)
@@ -57,6 +57,6 @@ class TestApprise:
         )
         event = ticket_event(ticket)
         await enqueue(session, event, [decision(event, f"user:{erin.id}", "apprise")], ticket)
-        await make_relay(db).drain()
+        await make_relay(db, allow_private_destinations=True).drain()
         assert len(server.requests) >= 1
         assert await statuses(session) == {"pending": 1}

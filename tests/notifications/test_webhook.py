@@ -42,7 +42,7 @@ class TestSignedDelivery:
         event = ticket_event(ticket, old="open", new="resolved")
         await enqueue(session, event, [decision(event, f"user:{erin.id}", "webhook")], ticket)
 
-        await make_relay(db).drain()
+        await make_relay(db, allow_private_destinations=True).drain()
 
         (request,) = server.requests
         assert request.method == "POST"
@@ -68,7 +68,7 @@ class TestSignedDelivery:
         await add_destination(session, erin.id, "webhook", url, secret=secret)
         event = ticket_event(ticket)
         await enqueue(session, event, [decision(event, f"user:{erin.id}", "webhook")], ticket)
-        await make_relay(db).drain()
+        await make_relay(db, allow_private_destinations=True).drain()
         assert verify_standard_webhook(secret, server.requests[0])
 
 
@@ -90,10 +90,14 @@ class TestFailures:
         settings = RelaySettings(backoff_base=timedelta(seconds=30))
 
         first_pass = utcnow()
-        await make_relay(db, settings=settings, clock=lambda: first_pass).drain()
+        await make_relay(
+            db, settings=settings, clock=lambda: first_pass, allow_private_destinations=True
+        ).drain()
         first_retry = (await session.execute(select(Delivery))).scalar_one().deliver_at
         second_pass = utcnow() + timedelta(seconds=31)
-        await make_relay(db, settings=settings, clock=lambda: second_pass).drain()
+        await make_relay(
+            db, settings=settings, clock=lambda: second_pass, allow_private_destinations=True
+        ).drain()
         second = (await session.execute(select(Delivery))).scalar_one()
         await session.refresh(second)
         # 30 s, then 60 s, each less up to a quarter of jitter
@@ -101,7 +105,9 @@ class TestFailures:
         second_delay = (second.deliver_at - second_pass).total_seconds()
         assert 22.5 <= first_delay <= 30
         assert 45 <= second_delay <= 60
-        await make_relay(db, settings=settings, clock=later(200)).drain()
+        await make_relay(
+            db, settings=settings, clock=later(200), allow_private_destinations=True
+        ).drain()
 
         assert len(server.requests) == 3
         assert len({r.headers["webhook-id"] for r in server.requests}) == 1  # one id: dedupable
@@ -126,7 +132,7 @@ class TestFailures:
             await enqueue(session, event, [decision(event, f"user:{erin.id}", "webhook")], ticket)
         settings = RelaySettings(disable_after=3, max_attempts=10)
 
-        await make_relay(db, settings=settings).drain()
+        await make_relay(db, settings=settings, allow_private_destinations=True).drain()
 
         dest = (await session.execute(select(NotificationDestination))).scalar_one()
         await session.refresh(dest)
@@ -136,7 +142,9 @@ class TestFailures:
         assert "3 failed deliveries in a row" in prefs["webhook"]["disabled_reason"]
         assert "HTTP 500" in prefs["webhook"]["disabled_reason"]
         # What was waiting for it is kept as dead letters, visible to admins, not dropped.
-        await make_relay(db, settings=settings, clock=later(3600)).drain()
+        await make_relay(
+            db, settings=settings, clock=later(3600), allow_private_destinations=True
+        ).drain()
         assert await statuses(session) == {"dead": 3}
         assert len(server.requests) == 3
 
@@ -153,5 +161,5 @@ class TestFailures:
         await add_destination(session, erin.id, "webhook", url, secret=WEBHOOK_SECRET)
         event = ticket_event(ticket)
         await enqueue(session, event, [decision(event, f"user:{erin.id}", "webhook")], ticket)
-        await make_relay(db).drain()
+        await make_relay(db, allow_private_destinations=True).drain()
         assert await statuses(session) == {"dead": 1}

@@ -48,6 +48,7 @@ async def _start_worker(settings: Settings, smtp_url: str, log: Path) -> asyncio
         SOCIALDESK_SMTP_URL=smtp_url,
         SOCIALDESK_BASE_URL="https://desk.example.com",
         SOCIALDESK_LOG_LEVEL="warning",
+        SOCIALDESK_ALLOW_PRIVATE_DESTINATIONS="true",  # the receivers listen on loopback
     )
     args = ["--lease-seconds", "3", "--batch-size", str(BATCH), "--poll-seconds", "0.1"]
     with log.open("ab") as err:

@@ -5,6 +5,9 @@ receiver can drop duplicates), `webhook-timestamp` (Unix seconds) and `webhook-s
 `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`. A secret written `whsec_<base64>`
 is used as those bytes (the Standard Webhooks form); any other secret as its UTF-8 bytes.
 Any non-2xx answer is a failure the relay retries with backoff; 410 Gone is final.
+Unless private destinations are allowed, a host that is or resolves to a private-network
+address is refused before the request, a final failure. Redirects are not followed (one
+could lead past that check).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, ClassVar
 import httpx
 
 from app.notifications.channels import ChannelBase, DeliveryResult
+from app.notifications.channels.destinations import refused_send, webhook_host
 from app.notifications.content import OutboundMessage, check_egress, render_text
 
 
@@ -68,15 +72,30 @@ def payload(message: OutboundMessage) -> dict[str, Any]:
 class WebhookChannel(ChannelBase):
     key: ClassVar[str] = "webhook"
 
-    def __init__(self, http: httpx.AsyncClient, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        clock: Callable[[], float] = time.time,
+        allow_private: bool = False,
+    ) -> None:
         self.http = http
         self.clock = clock
+        self.allow_private = allow_private
 
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         check_egress(message)
         target = message.target
         if target is None or not target.secret:
             return DeliveryResult.failed("the webhook has no URL or secret", permanent=True)
+        if not self.allow_private:
+            try:
+                host = webhook_host(target.url)
+            except ValueError as exc:
+                return DeliveryResult.failed(f"webhook: {exc}", permanent=True)
+            refused = await refused_send([host], "webhook")
+            if refused is not None:
+                return refused
         body = json.dumps(payload(message), separators=(",", ":")).encode()
         timestamp = str(int(self.clock()))
         headers = {
@@ -87,7 +106,9 @@ class WebhookChannel(ChannelBase):
             "webhook-signature": sign(target.secret, message.idempotency_key, timestamp, body),
         }
         try:
-            response = await self.http.post(target.url, content=body, headers=headers)
+            response = await self.http.post(
+                target.url, content=body, headers=headers, follow_redirects=False
+            )
         except httpx.HTTPError as exc:
             return DeliveryResult.failed(f"webhook: {type(exc).__name__}: {exc}")
         if response.is_success:
