@@ -8,8 +8,8 @@ live-chat writer. These run on the app's own pooled sessions (`committed_db`, as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import ClassVar
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -64,7 +64,9 @@ async def desk(
         await runtime.http.aclose()
 
 
-Call = Callable[[httpx.AsyncClient, str, str, ConnectorInstance], Awaitable[httpx.Response]]
+Call = Callable[
+    [httpx.AsyncClient, str, str, ConnectorInstance], Coroutine[Any, Any, httpx.Response]
+]
 
 CALLS: dict[str, Call] = {
     "api check": lambda c, token, _, i: c.post(
