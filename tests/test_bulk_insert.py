@@ -8,7 +8,7 @@ from typing import cast
 import pytest
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.kit.bulk_insert import SQLITE_MAX_VARIABLES, BulkInsert
 from app.models import ChatMessage, Role
@@ -154,3 +154,27 @@ async def test_more_rows_than_one_statement_may_bind(session: AsyncSession) -> N
         await session.scalar(select(func.count()).where(ChatMessage.ticket_id == ticket.id))
         == count
     )
+
+
+async def test_rows_roll_back_with_the_transaction_even_as_its_first_statement(
+    committed_db: async_sessionmaker[AsyncSession],
+) -> None:
+    """Said straight to the driver, rows must still belong to the session's transaction:
+    on PostgreSQL a statement sent before SQLAlchemy began it would be autocommitted."""
+    async with committed_db() as session:
+        agent, _ = await create_user(session, role=Role.AGENT)
+        ticket = await create_ticket(session)
+        await session.commit()
+    for keep in (False, True):
+        async with committed_db() as session:
+            await INSERT.run(session, [_row(ticket.id, agent.id, f"first-{keep}")])
+            await INSERT.run(session, [_row(ticket.id, agent.id, f"second-{keep}")])
+            if keep:
+                await session.commit()
+            else:
+                await session.rollback()
+    async with committed_db() as session:
+        stored = await session.scalars(
+            select(ChatMessage.client_msg_id).where(ChatMessage.ticket_id == ticket.id)
+        )
+        assert sorted(stored) == ["first-True", "second-True"]

@@ -1,4 +1,4 @@
-"""Multi-row INSERTs for hot write paths, in one call to the database driver on SQLite.
+"""Multi-row INSERTs for hot write paths, said to the database driver in one call.
 
 Through SQLAlchemy's async adaptation every statement on SQLite costs four hops to
 aiosqlite's thread (cursor, execute, fetch, close) and as many greenlet switches: measured
@@ -6,8 +6,11 @@ on a 2-core VM, ~500 µs of event-loop CPU for a one-row INSERT, against ~25 µs
 statement said to aiosqlite directly (one hop). With the server pinned to one core each hop
 is also a thread switch that waits for the GIL while the loop is busy, which is what made
 the live-chat writer's latency spike under load. So on SQLite the rows go to the driver in
-one `execute_fetchall`; every other dialect (no thread hops there) runs the same statement
-through SQLAlchemy Core.
+one `execute_fetchall`. On PostgreSQL the rows go to asyncpg as one array per column
+(`INSERT ... SELECT unnest(...)`): one statement text whatever the row count, prepared
+once per connection, and no per-row parameter building in SQLAlchemy (200 rows: ~1.5 ms
+of CPU instead of ~2.5). Anything else, or a PostgreSQL transaction not yet begun, runs
+the same INSERT through SQLAlchemy Core.
 
 Either way the values pass through each column type's own bind processor, so a row is
 stored exactly as the ORM would store it, and the statement runs on the session's
@@ -21,14 +24,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.interfaces import PoolProxiedConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 Row = Mapping[str, Any]
+Returned = tuple[Any, ...]
 # SQLite's limit on bound values per statement (since 3.32; older builds allowed 999).
 SQLITE_MAX_VARIABLES = 32_766
 
@@ -57,13 +63,16 @@ class BulkInsert:
         if not rows:
             return []
         connection = await session.connection()  # begins the transaction if none is open
+        raw = await connection.get_raw_connection()
         dialect = connection.dialect
-        if dialect.name != "sqlite":
-            return await self._through_core(connection, rows)
-        driver = (await connection.get_raw_connection()).driver_connection
-        if driver is None:  # pragma: no cover - a pooled connection always has one
-            return await self._through_core(connection, rows)
-        returned: list[tuple[Any, ...]] = []
+        if dialect.name == "sqlite" and raw.driver_connection is not None:
+            return await self._sqlite(raw.driver_connection, dialect, rows)
+        if dialect.name == "postgresql" and _asyncpg_transaction_open(raw):
+            return await self._postgresql(raw, dialect, rows)
+        return await self._through_core(connection, rows)
+
+    async def _sqlite(self, driver: Any, dialect: Dialect, rows: Sequence[Row]) -> list[Returned]:
+        returned: list[Returned] = []
         step = SQLITE_MAX_VARIABLES // len(self.columns)
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
@@ -75,6 +84,23 @@ class BulkInsert:
                 raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
             returned.extend(tuple(r) for r in result)
         return returned
+
+    async def _postgresql(
+        self, raw: PoolProxiedConnection, dialect: Dialect, rows: Sequence[Row]
+    ) -> list[Returned]:
+        """One statement whatever the row count (arrays, unnested), so asyncpg prepares it
+        once per connection instead of once per batch size."""
+        sql = self._postgresql_sql(dialect)
+        processors = self._processors_for(dialect)
+        arrays = [
+            [row[name] if process is None else process(row[name]) for row in rows]
+            for name, process in zip(self.columns, processors, strict=True)
+        ]
+        try:
+            result = await raw.driver_connection.fetch(sql, *arrays)  # type: ignore[union-attr]
+        except Exception as exc:
+            raise _as_dbapi_error(raw, dialect, sql, arrays, exc) from exc
+        return [tuple(r) for r in result]
 
     async def _through_core(
         self, connection: AsyncConnection, rows: Sequence[Row]
@@ -116,7 +142,27 @@ class BulkInsert:
             self._sql[key] = compiled.string
         return self._sql[key]
 
-    def _flat_params(self, dialect: Dialect, rows: Sequence[Row]) -> list[Any]:
+    def _postgresql_sql(self, dialect: Dialect) -> str:
+        key = (dialect.name, 0)
+        if key not in self._sql:
+            arrays = select(
+                *(
+                    func.unnest(bindparam(f"p{i}", type_=ARRAY(self.table.c[name].type)))
+                    for i, name in enumerate(self.columns)
+                )
+            )
+            stmt: Any = pg_insert(self.table).from_select(list(self.columns), arrays)
+            if self.skip_conflicts_on:
+                stmt = stmt.on_conflict_do_nothing(index_elements=list(self.skip_conflicts_on))
+            if self.returning:
+                stmt = stmt.returning(*(self.table.c[name] for name in self.returning))
+            compiled = stmt.compile(dialect=dialect)
+            if list(compiled.positiontup or []) != [f"p{i}" for i in range(len(self.columns))]:
+                raise RuntimeError(f"unexpected placeholder order in {compiled.string}")
+            self._sql[key] = compiled.string
+        return self._sql[key]
+
+    def _processors_for(self, dialect: Dialect) -> list[Callable[[Any], Any] | None]:
         processors = self._processors.get(dialect.name)
         if processors is None:
             # dialect_impl: the dialect's own type (SQLite's DATETIME renders the string
@@ -126,10 +172,41 @@ class BulkInsert:
                 for c in self.columns
             ]
             self._processors[dialect.name] = processors
-        pairs = list(zip(self.columns, processors, strict=True))
+        return processors
+
+    def _flat_params(self, dialect: Dialect, rows: Sequence[Row]) -> list[Any]:
+        pairs = list(zip(self.columns, self._processors_for(dialect), strict=True))
         return [
             value if process is None else process(value)
             for row in rows
             for name, process in pairs
             for value in (row[name],)
         ]
+
+
+def _asyncpg_transaction_open(raw: PoolProxiedConnection) -> bool:
+    """Whether SQLAlchemy's asyncpg adapter has begun its transaction on this connection.
+
+    The adapter begins it lazily, at its first statement: a statement said to asyncpg
+    before that would run outside the transaction (autocommitted), so until then the rows
+    go through SQLAlchemy. `_transaction` is the adapter's own (private) attribute; if it
+    ever goes away, this answers False and everything still works, through Core.
+    """
+    return getattr(raw.dbapi_connection, "_transaction", None) is not None
+
+
+def _as_dbapi_error(
+    raw: PoolProxiedConnection, dialect: Dialect, sql: str, params: Any, exc: Exception
+) -> Exception:
+    """asyncpg's exception as SQLAlchemy raises it (IntegrityError for a broken key, ...)."""
+    dbapi = dialect.loaded_dbapi
+    translate = getattr(type(raw.dbapi_connection), "_handle_exception_no_connection", None)
+    orig: Exception = exc
+    if translate is not None:
+        try:
+            translate(dbapi, exc)  # raises the DB-API form of the error
+        except dbapi.Error as translated:
+            orig = translated
+        except Exception:  # noqa: S110 - keep asyncpg's own error if it cannot be translated
+            pass
+    return DBAPIError.instance(sql, params, orig, dbapi.Error)
