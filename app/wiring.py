@@ -1,8 +1,8 @@
 """How the domains are plugged into each other, in one place.
 
-Domains expose hooks (audience resolvers, decision listeners, message listeners) instead
-of importing each other; this module connects them. `wire_domains()` is idempotent and
-runs when the app or a worker starts (and once in the test suite).
+Domains expose hooks (audience resolvers, decision listeners, message listeners, event
+loaders) instead of importing each other; this module connects them. `wire_domains()` is
+idempotent and runs when the app or a worker starts (and once in the test suite).
 """
 
 from __future__ import annotations
@@ -11,17 +11,19 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.chat import events as chat_events
 from app.followers.audiences import register_audiences
 from app.metrics.surveys import request_on_resolution
 from app.notifications.compose import register_composer
 from app.notifications.preferences import delivery_for
 from app.outbox.enqueue import enqueue_deliveries
 from app.outbox.repository import undelivered
-from app.policy import notify
+from app.policy import notify, ticket_events
 from app.policy.audiences import set_delivery_loader
 from app.policy.evaluator import Decision, PolicyEvent
 from app.policy.retention import register_decision_keeper
-from app.policy.sources import EventScope
+from app.policy.sources import EventScope, register_event_loader
+from app.status import events as status_events
 from app.status.webhook_messages import compose_webhooks
 from app.status.webhooks import CHANNEL as STATUS_WEBHOOK_CHANNEL
 
@@ -42,7 +44,15 @@ def wire_domains() -> None:
     register_audiences()  # followers, service_subscribers
     set_delivery_loader(delivery_for)  # each user's channels, quiet hours and digest mode
     notify.decision_listeners.append(_enqueue)
-    notify.decision_listeners.append(request_on_resolution)  # CSAT survey after resolution
+    # CSAT survey after resolution. Also called with the decisions an approval releases;
+    # the survey is keyed by the resolution event, so it is asked once either way.
+    notify.decision_listeners.append(request_on_resolution)
+    # Approved held events are read back by key from the domain that stores them and
+    # released (app.policy.release). Survey requests (`survey:<id>`) have none: a policy
+    # that holds them gets approvals that release nothing and say so in their audit.
+    register_event_loader(ticket_events.EVENT_KEY_PREFIX, ticket_events.load_ticket_event)
+    register_event_loader(chat_events.EVENT_KEY_PREFIX, chat_events.load_chat_message_event)
+    register_event_loader(status_events.EVENT_KEY_PREFIX, status_events.load_status_update_event)
     # Status webhooks: the status domain composes its own outbox rows (published updates).
     register_composer(STATUS_WEBHOOK_CHANNEL, compose_webhooks)
     # Decision retention keeps the decisions of events the outbox has not delivered yet.

@@ -25,7 +25,7 @@ from app.metrics.prometheus import CHAT_MESSAGES
 from app.models import ChatMessage, Role, Ticket, User
 from app.policy.evaluator import Actor, PolicyEvent, TicketFacts
 from app.policy.notify import notify_event
-from app.policy.sources import EventScope
+from app.policy.sources import EventScope, SourcedEvent, id_in_key
 
 EVENT_KEY_PREFIX = "chat_message:"
 BATCH = 200
@@ -61,35 +61,61 @@ async def notify_chat_messages(
         CHAT_MESSAGES.labels(visibility=event.visibility).inc()
         ticket = tickets[event.ticket_id]
         role = roles.get(event.author_user_id) if event.author_user_id is not None else None
-        policy_event = PolicyEvent(
-            key=f"{EVENT_KEY_PREFIX}{event.message_id}",
-            type="chat.message",
-            # Anything but an explicit "public" is internal: fail closed.
-            visibility="public" if event.visibility == "public" else "internal",
-            occurred_at=event.occurred_at,
-            actor=Actor(event.author_user_id, role.value) if role is not None else None,
-            ticket=TicketFacts(
-                priority=ticket.priority,
-                status=ticket.status,
-                service=ticket.service,
-                requester_id=ticket.requester_user_id,
-                assignee_id=ticket.assignee_user_id,
-                followable=ticket.followable,
-            ),
-            body=bodies.get(event.message_id, ""),
-            mentions=frozenset(event.mentions),
-        )
-        scope = EventScope(
-            ticket_id=ticket.id,
-            service=ticket.service,
-            subject=f"chat message on ticket {ticket.external_id}: {ticket.title}",
-        )
-        await notify_event(session, policy_event, scope)
+        sourced = _sourced(event, ticket, bodies.get(event.message_id, ""), role)
+        await notify_event(session, sourced.event, sourced.scope)
         if follow_on_comment and role is not None and role.is_staff:
             # An agent who wrote on a ticket hears what happens next (unless they opted out).
             await do_follow_as_participant(
                 session, ticket_id=ticket.id, user_id=event.author_user_id or 0
             )
+
+
+def _sourced(event: ChatMessageEvent, ticket: Ticket, body: str, role: Role | None) -> SourcedEvent:
+    """The policy's view of one message (`chat_message:<id>`) and the scope it is judged in."""
+    policy_event = PolicyEvent(
+        key=f"{EVENT_KEY_PREFIX}{event.message_id}",
+        type="chat.message",
+        # Anything but an explicit "public" is internal: fail closed.
+        visibility="public" if event.visibility == "public" else "internal",
+        occurred_at=event.occurred_at,
+        actor=Actor(event.author_user_id, role.value) if role is not None else None,
+        ticket=TicketFacts(
+            priority=ticket.priority,
+            status=ticket.status,
+            service=ticket.service,
+            requester_id=ticket.requester_user_id,
+            assignee_id=ticket.assignee_user_id,
+            followable=ticket.followable,
+        ),
+        body=body,
+        mentions=frozenset(event.mentions),
+    )
+    scope = EventScope(
+        ticket_id=ticket.id,
+        service=ticket.service,
+        subject=f"chat message on ticket {ticket.external_id}: {ticket.title}",
+    )
+    return SourcedEvent(policy_event, scope)
+
+
+async def load_chat_message_event(session: AsyncSession, key: str) -> SourcedEvent | None:
+    """The policy event of `chat_message:<id>` (for an approver's release); None once the
+    message was deleted or its ticket is gone. An edited message is read as it is now."""
+    message_id = id_in_key(key, EVENT_KEY_PREFIX)
+    if message_id is None:
+        return None
+    stmt = (
+        select(ChatMessage, Ticket, User.role)
+        .join(Ticket, Ticket.id == ChatMessage.ticket_id)
+        .outerjoin(User, User.id == ChatMessage.author_user_id)
+        .where(ChatMessage.id == message_id)
+    )
+    found = (await session.execute(stmt)).first()
+    if found is None or found[0].deleted_at is not None:
+        return None
+    message, ticket, role = found
+    author_role = Role(role) if role is not None else None
+    return _sourced(_event_of(message, ticket.connector_id), ticket, message.body, author_role)
 
 
 def _event_of(message: ChatMessage, connector_id: int) -> ChatMessageEvent:

@@ -112,7 +112,8 @@ class ApprovalRequest(IdMixin, Base):
 
 
 class ApprovalAudit(IdMixin, Base):
-    """One approve, reject or override, with who and why; never updated or deleted."""
+    """One approve, reject or override, with who and why, or the `release` that followed an
+    approval (the service's account of what went out; no user); never updated or deleted."""
 
     __tablename__ = "approval_audit"
 

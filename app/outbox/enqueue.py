@@ -4,7 +4,8 @@ One row per recipient x channel, keyed `{event_key}:{recipient_key}:{channel}` (
 replaying an event writes nothing). A decision for a user on `webhook` or `apprise` fans out
 to each of that user's enabled destinations of the kind (`...:user:7:dest:3:apprise`).
 
-- send: due now. hold and suppress: nothing (approvals enqueue again once approved).
+- send: due now. hold and suppress: nothing. An approval releases held decisions as
+  `send` due at approval (app.policy.release), and they come through here then.
 - digest: waits, due at the digest boundary; the relay folds all of one recipient's due
   digest rows on one channel into a single message.
 - delay: due at `deliver_at`, and collapses. A newer delayed update of the same ticket x

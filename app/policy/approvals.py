@@ -6,8 +6,12 @@ default) the author of what is held (the event's actor) cannot approve or reject
 
 Every approve, reject and override writes an `approval_audit` row. Approving a request
 whose redaction scan found something is an *override* and needs a reason, like a reject.
-Domains that publish held content (status updates) react through `do_decide_approval`'s
-return value or by registering a listener for their event keys.
+
+In the deciding transaction, the event's held decisions are settled (`app.policy.release`):
+approved ones are released to their recipients through the outbox, with a second
+`release` audit row saying what went out (or why nothing could); rejected ones are
+suppressed with the rejection's reason. Domains may also react to a verdict through
+`do_decide_approval`'s return value or by registering a listener for their event keys.
 """
 
 from __future__ import annotations
@@ -111,6 +115,18 @@ async def do_decide_approval(
         session, approval_id=request.id, action=action, user_id=user.id, reason=reason
     )
     await session.flush()
+    # Imported here: releasing goes through app.policy.notify, which imports this module.
+    from app.policy.release import mark_rejected, release_approved
+
+    if verdict == "approve":
+        released = await release_approved(session, request, user)
+        # The service's own account of what the approval let out (no user did this part).
+        repository.add_audit(
+            session, approval_id=request.id, action="release", user_id=None, reason=released
+        )
+        await session.flush()
+    else:
+        await mark_rejected(session, request, user)
     for prefix, listener in _LISTENERS.items():
         if request.event_key.startswith(prefix):
             await listener(session, request)

@@ -5,6 +5,7 @@ describes. It resolves the audiences the active policy names for the event type,
 pure evaluator, records what would be redacted, checks every delivering decision against
 the egress guard once more, stores one decision row per recipient x channel (idempotent:
 the first decision for an event stands) and opens an approval request for held events.
+What an approver then decides about held decisions is `app.policy.release`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from app.policy.sources import EventScope
 log = logging.getLogger(__name__)
 
 # Called once per event, after its decisions are stored, in the same transaction; the
-# notifications domain turns decisions into outbox rows here (see app/wiring.py).
+# notifications domain turns decisions into outbox rows here (see app/wiring.py). Called
+# again, in the approver's transaction, with the decisions an approval released (`send`).
 DecisionListener = Callable[
     [AsyncSession, PolicyEvent, EventScope, list[Decision]], Awaitable[None]
 ]
@@ -88,7 +90,7 @@ def judge(
     by_key = {recipient.key: recipient for recipient in recipients}
     redactor = _Redactor(policy, event)
     return [
-        _egress_checked(redactor.attach(decision), by_key[decision.recipient_key], event)
+        egress_checked(redactor.attach(decision), by_key[decision.recipient_key], event)
         for decision in evaluate(policy.document, event, recipients, now)
     ]
 
@@ -131,9 +133,10 @@ def _content_visibility(event: PolicyEvent, decision: Decision) -> ContentVisibi
     return "public" if event.visibility == "public" else "internal"
 
 
-def _egress_checked(decision: Decision, recipient: Recipient, event: PolicyEvent) -> Decision:
+def egress_checked(decision: Decision, recipient: Recipient, event: PolicyEvent) -> Decision:
     # The evaluator already applied the invariants; this runs the egress guard's own code
     # over the same facts, so a bug in one is caught by the other before anything is stored.
+    # Releasing an approved event runs it again with the recipient's facts at that moment.
     if decision.outcome == "suppress":
         return decision
     internal = destination_is_internal(

@@ -253,7 +253,12 @@ async def list_approvals(
 
 
 def add_audit(
-    session: AsyncSession, *, approval_id: int, action: str, user_id: int, reason: str | None
+    session: AsyncSession,
+    *,
+    approval_id: int,
+    action: str,
+    user_id: int | None,
+    reason: str | None,
 ) -> None:
     session.add(
         ApprovalAudit(approval_id=approval_id, action=action, user_id=user_id, reason=reason)

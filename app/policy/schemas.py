@@ -68,7 +68,8 @@ class DecisionOut(BaseModel):
 class ApprovalAuditOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    action: Literal["approve", "reject", "override"]
+    # `release`: what an approval let out, written by the service (user_id null).
+    action: Literal["approve", "reject", "override", "release"]
     user_id: int | None
     reason: str | None
     created_at: datetime

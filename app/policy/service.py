@@ -149,7 +149,10 @@ async def explain_decision(session: AsyncSession, decision: PolicyDecision) -> E
     version = versions.get(decision.policy_version_id or 0)
     number = version.version if version is not None else None
     approval = None
-    if decision.outcome == "hold":
+    # Held, or held once and since released or rejected by an approver.
+    if decision.outcome == "hold" or any(
+        r.get("kind") == "approval" for r in decision.reasons or []
+    ):
         approval = await repository.approval_for_event(session, decision.event_key)
     lines = explanation_lines(decision, policy_version=number, approval=approval)
     return Explanation(decision, number, lines, approval)

@@ -1,12 +1,21 @@
-"""Where policy events come from: the scope an event is resolved in, and replayable sources.
+"""Where policy events come from: the scope an event is resolved in, and the stored events.
 
-Each domain that stores events the policy judges (ticket events now; chat messages and
-status updates later) registers a loader here, so `simulate` can replay a time range of
-every kind without knowing the tables:
+Each domain that stores events the policy judges registers loaders here, so the policy can
+read them back without knowing the tables:
 
-    register_event_source("chat_messages", load_chat_messages_between)
+- a replayable source, for `simulate` (a time range of every kind):
 
-A loader returns `SourcedEvent`s ordered by `occurred_at`, at most `limit` of them.
+      register_event_source("chat_messages", load_chat_messages_between)
+
+  A source returns `SourcedEvent`s ordered by `occurred_at`, at most `limit` of them;
+- a loader of ONE event by its key, for releasing what an approver approved
+  (`app.policy.release`), registered under the key prefix the domain gives its events:
+
+      register_event_loader("chat_message:", load_chat_message_event)
+
+  It returns None when the event is gone (its ticket or message deleted).
+
+The policy domain imports no other domain: `app/wiring.py` registers the loaders.
 """
 
 from __future__ import annotations
@@ -46,7 +55,14 @@ class SourcedEvent:
 
 EventLoader = Callable[[AsyncSession, datetime, datetime, int], Awaitable[list[SourcedEvent]]]
 
+EventByKey = Callable[[AsyncSession, str], Awaitable[SourcedEvent | None]]
+
 _SOURCES: dict[str, EventLoader] = {}
+_BY_KEY: dict[str, EventByKey] = {}
+
+
+class UnknownEventKind(LookupError):
+    """No domain registered a loader for keys like this one."""
 
 
 def register_event_source(name: str, loader: EventLoader) -> None:
@@ -74,3 +90,29 @@ async def replay_events(
         # Keep the oldest: a replay cut short still shows a contiguous stretch of time.
         found, truncated = found[:limit], True
     return found, truncated
+
+
+def register_event_loader(key_prefix: str, loader: EventByKey) -> None:
+    """Let the policy load one stored event by its key (registering a prefix again replaces)."""
+    if not key_prefix:
+        raise ValueError("an event loader needs a key prefix")
+    _BY_KEY[key_prefix] = loader
+
+
+async def load_event(session: AsyncSession, key: str) -> SourcedEvent | None:
+    """The stored event with this key, with its scope; None if it no longer exists.
+
+    Raises `UnknownEventKind` when no registered prefix fits the key (the longest one wins).
+    """
+    fits = [prefix for prefix in _BY_KEY if key.startswith(prefix)]
+    if not fits:
+        raise UnknownEventKind(f"no domain loads events like {key!r}")
+    return await _BY_KEY[max(fits, key=len)](session, key)
+
+
+def id_in_key(key: str, prefix: str) -> int | None:
+    """The numeric id of a key like `<prefix><id>`; None if the key is not one."""
+    rest = key.removeprefix(prefix)
+    if rest == key or not rest.isascii() or not rest.isdigit():
+        return None
+    return int(rest)

@@ -2,7 +2,8 @@
 
 Sync calls `notify_ticket_events` at the end of every ingested page, in the page's
 transaction, so each stored `ticket.*` event has its decisions before the cursor moves.
-The same builder feeds `simulate` through the registered `ticket_events` source.
+The same builder feeds `simulate` through the registered `ticket_events` source, and
+`load_ticket_event` reads one event back by its key when an approver releases it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from app.policy.document import EVENT_TYPES
 from app.policy.evaluator import Actor, Decision, PolicyEvent, TicketFacts
 from app.policy.notify import notify_event
 from app.policy.service import active_policy
-from app.policy.sources import EventScope, SourcedEvent, register_event_source
+from app.policy.sources import EventScope, SourcedEvent, id_in_key, register_event_source
 
 EVENT_KEY_PREFIX = "ticket_event:"
 _STATUS_KINDS = frozenset({"ticket.status_changed", "ticket.resolved", "ticket.reopened"})
@@ -130,6 +131,24 @@ async def ticket_events_between(
         if sourced is not None:
             found.append(sourced)
     return found
+
+
+async def load_ticket_event(session: AsyncSession, key: str) -> SourcedEvent | None:
+    """The policy event of `ticket_event:<id>`; None once it (or its ticket) is gone."""
+    ticket_event_id = id_in_key(key, EVENT_KEY_PREFIX)
+    if ticket_event_id is None:
+        return None
+    stmt = (
+        select(TicketEvent, Ticket, User.role)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .outerjoin(User, User.id == TicketEvent.actor_user_id)
+        .where(TicketEvent.id == ticket_event_id)
+    )
+    found = (await session.execute(stmt)).first()
+    if found is None:
+        return None
+    row, ticket, role = found
+    return build_ticket_event(row, ticket, Role(role) if role is not None else None)
 
 
 register_event_source("ticket_events", ticket_events_between)

@@ -12,7 +12,10 @@ By then the status domain has applied its own approval: a public update reaching
 was approved by a named person other than its author. The lead wires notifications here,
 e.g. `await notify_event(session, policy_event_for(update, incident), scope_for(...))`;
 `policy_event_for` builds the policy's view of the update, and the same builder replays
-published updates for `simulate` (the `status_updates` event source).
+published updates for `simulate` (the `status_updates` event source) and reads one back
+by its key (`load_status_update_event`) when a policy approver releases what a rule held
+(a policy with `require_approval` for staff, employees or service subscribers: public
+updates were approved here already and open no policy approval).
 """
 
 from __future__ import annotations
@@ -34,19 +37,21 @@ from app.models import (
 )
 from app.policy.evaluator import Actor, PolicyEvent
 from app.policy.notify import notify_event
-from app.policy.sources import EventScope, SourcedEvent, register_event_source
+from app.policy.sources import EventScope, SourcedEvent, id_in_key, register_event_source
 from app.status import repository
 from app.status.lifecycle import closes
 from app.status.webhooks import enqueue_webhooks
 
 log = logging.getLogger(__name__)
 
+EVENT_KEY_PREFIX = "status.update:"
+
 
 def policy_event_for(update: StatusUpdate, incident: Incident) -> PolicyEvent:
     """The policy's view of a published update (`status.resolved` when it closes the incident)."""
     audience = update.audience
     return PolicyEvent(
-        key=f"status.update:{update.id}",
+        key=f"{EVENT_KEY_PREFIX}{update.id}",
         type="status.resolved" if closes(update.from_status, update.to_status) else "status.update",
         # Internal status text is internal content; employees and public text is not.
         visibility="internal" if audience == "internal" else "public",
@@ -84,6 +89,20 @@ async def load_status_updates_between(
 
 
 register_event_source("status_updates", load_status_updates_between)
+
+
+async def load_status_update_event(session: AsyncSession, key: str) -> SourcedEvent | None:
+    """The policy event of a published update (`status.update:<id>`); None if it is gone."""
+    update_id = id_in_key(key, EVENT_KEY_PREFIX)
+    update = await session.get(StatusUpdate, update_id) if update_id is not None else None
+    if update is None or update.state != "published":
+        return None
+    incident = await session.get(Incident, update.incident_id)
+    if incident is None:
+        return None
+    impacts = await repository.impacts_for(session, {incident.id})
+    scope = scope_for(update, incident, [s for _, s in impacts.get(incident.id, [])])
+    return SourcedEvent(policy_event_for(update, incident), scope)
 
 
 async def on_status_update_published(session: AsyncSession, update: StatusUpdate) -> None:

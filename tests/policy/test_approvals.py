@@ -60,7 +60,12 @@ class TestWhoMayDecide:
         )
         assert theirs.status_code == 200, theirs.text
         assert theirs.json()["status"] == "approved"
-        assert [a["action"] for a in theirs.json()["audit"]] == ["approve"]
+        # The approval, then the service's account of what it let out.
+        assert [(a["action"], a["user_id"]) for a in theirs.json()["audit"]] == [
+            ("approve", theirs.json()["decided_by_user_id"]),
+            ("release", None),
+        ]
+        assert theirs.json()["audit"][1]["reason"] == "released 1 of 1 held message"
 
     async def test_without_the_two_person_rule_the_author_may_approve(
         self, client: httpx.AsyncClient, session: AsyncSession
@@ -147,7 +152,8 @@ class TestReasonsAndAudit:
         )
         assert response.status_code == 200, response.text
         assert [(a["action"], a["reason"]) for a in response.json()["audit"]] == [
-            ("override", "the address is public anyway")
+            ("override", "the address is public anyway"),
+            ("release", "released 1 of 1 held message"),
         ]
 
     async def test_unknown_requests_are_404(
