@@ -41,13 +41,18 @@ def survey_link(
 
 
 async def request_on_resolution(
-    session: AsyncSession, event: PolicyEvent, scope: EventScope, _decisions: Sequence[Decision]
+    session: AsyncSession, event: PolicyEvent, scope: EventScope, decisions: Sequence[Decision]
 ) -> None:
     """Decision listener: a resolved ticket asks its requester how it went (once)."""
     if event.type != "ticket.resolved" or scope.ticket_id is None:
         return
     ticket = await session.get(Ticket, scope.ticket_id)
     if ticket is None or ticket.requester_user_id is None:
+        return
+    theirs = [d for d in decisions if d.recipient_key == f"user:{ticket.requester_user_id}"]
+    if theirs and all(d.outcome == "hold" for d in theirs):
+        # The requester has not been told yet: the resolution waits for an approver. The
+        # survey is asked when it is released (this listener runs again), never if rejected.
         return
     exists = await session.scalar(select(Survey.id).where(Survey.resolution_key == event.key))
     if exists is not None:

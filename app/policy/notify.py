@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
 from app.metrics.prometheus import POLICY_DECISIONS
-from app.models import PolicyDecision
+from app.models import PolicyDecision, User
 from app.policy import repository
 from app.policy.approvals import do_request_approval
 from app.policy.audiences import audiences_for, resolve_recipients
@@ -34,7 +34,7 @@ from app.policy.evaluator import Decision, PolicyEvent, Reason, Recipient, evalu
 from app.policy.redaction import Finding, redact
 from app.policy.safety import STATUS_EVENTS
 from app.policy.service import ActivePolicy, active_policy
-from app.policy.sources import EventScope
+from app.policy.sources import EventScope, SourcedEvent
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,33 @@ async def notify_event(
         )
     for listener in decision_listeners:
         await listener(session, event, scope, decisions)
+    if held and scope.approved_by_user_id is not None:
+        # A person already approved this content in its own domain (the status desk's
+        # two-person rule): what a rule held for approval goes out now, as approved by
+        # them, instead of waiting for an approval request that is never opened.
+        await _release_preapproved(session, event, scope, held, active.version_id, now)
     return decisions
+
+
+async def _release_preapproved(
+    session: AsyncSession,
+    event: PolicyEvent,
+    scope: EventScope,
+    held: list[Decision],
+    policy_version_id: int,
+    now: datetime,
+) -> None:
+    from app.policy.release import release_held  # release builds on this module
+
+    approver = await session.get(User, scope.approved_by_user_id)
+    if approver is None:  # the approver's account is gone: ask for an approval instead
+        await do_request_approval(
+            session, event=event, scope=scope, held=held, policy_version_id=policy_version_id
+        )
+        return
+    await release_held(
+        session, event.key, approver, now, sourced=SourcedEvent(event=event, scope=scope)
+    )
 
 
 def judge(

@@ -43,7 +43,7 @@ from app.policy import notify, repository
 from app.policy.audiences import resolve_recipients
 from app.policy.document import Audience
 from app.policy.evaluator import Decision, Reason
-from app.policy.sources import UnknownEventKind, load_event
+from app.policy.sources import SourcedEvent, UnknownEventKind, load_event
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +79,37 @@ def _where(row: PolicyDecision) -> str:
 
 async def release_approved(session: AsyncSession, request: ApprovalRequest, approver: User) -> str:
     """Release the approved event's held decisions; one sentence saying what went out."""
-    rows = await _held(session, request.event_key)
+    at, _ = _moment(request)
+    return await release_held(session, request.event_key, approver, at)
+
+
+async def release_held(
+    session: AsyncSession,
+    event_key: str,
+    approver: User,
+    at: datetime,
+    *,
+    sourced: SourcedEvent | None = None,
+) -> str:
+    """Release an event's held decisions as approved by `approver` at `at` (see above).
+
+    `sourced`: the event, when the caller has it (else it is read back by its key).
+    """
+    rows = await _held(session, event_key)
     if not rows:
         return "nothing was held for this event"
-    at, when = _moment(request)
-    approved = f"approved by {approver.name} on {when}"
-    try:
-        sourced = await load_event(session, request.event_key)
-        gone = "the event no longer exists (its ticket or message was deleted)"
-    except UnknownEventKind:
-        sourced, gone = None, "the service cannot read events of this kind back to send them"
+    approved = f"approved by {approver.name} on {at:%Y-%m-%d %H:%M} UTC"
+    gone = "the event no longer exists (its ticket or message was deleted)"
+    if sourced is None:
+        try:
+            sourced = await load_event(session, event_key)
+        except UnknownEventKind:
+            gone = "the service cannot read events of this kind back to send them"
     if sourced is None:
         for row in rows:
             _suppress(row, Reason("approval", False, f"{approved}, but not released: {gone}"))
         await session.flush()
-        log.warning("approval %s: nothing released for %s: %s", request.id, request.event_key, gone)
+        log.warning("approval of %s: nothing released: %s", event_key, gone)
         return f"released nothing: {gone}"
     event, scope = sourced.event, sourced.scope
     audiences = {cast(Audience, row.audience) for row in rows if row.audience}

@@ -282,6 +282,8 @@ class TestApproved:
         desk = await _desk(session, status="resolved")
         event, approval_id = await _hold(session, desk, kind="ticket.resolved", body="")
         key = f"ticket_event:{event.id}"
+        # Not told yet, so not asked yet: the survey waits for the approver.
+        assert await session.scalar(select(Survey.id).where(Survey.resolution_key == key)) is None
         assert (await _approve(client, approval_id, desk.ann_token)).status_code == 200
 
         surveys = list(
@@ -297,6 +299,21 @@ class TestApproved:
 
 
 class TestRejected:
+    async def test_a_rejected_resolution_asks_no_survey(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        desk = await _desk(session, status="resolved")
+        event, approval_id = await _hold(session, desk, kind="ticket.resolved", body="")
+        rejected = await client.post(
+            f"/api/v1/approvals/{approval_id}/reject",
+            json={"reason": "not resolved yet"},
+            headers=auth(desk.ann_token),
+        )
+        assert rejected.status_code == 200, rejected.text
+        key = f"ticket_event:{event.id}"
+        assert await session.scalar(select(Survey.id).where(Survey.resolution_key == key)) is None
+        assert await _deliveries(session, key) == set()
+
     async def test_a_rejected_comment_is_never_delivered_and_explain_says_why(
         self,
         client: httpx.AsyncClient,
@@ -482,6 +499,53 @@ class TestChatAndStatus:
         await make_relay(db).drain()
         inbox = await client.get("/api/v1/me/notifications", headers=auth(bo_token))
         assert any("Gateway 2 is down" in i["body"] for i in inbox.json()["items"])
+
+    async def test_a_public_update_approved_at_the_status_desk_releases_what_a_rule_held(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        db: async_sessionmaker[AsyncSession],
+    ) -> None:
+        # The status desk's two-person rule approved the public update: a policy rule that
+        # also holds it (here: employees in-app) is released as approved by that person,
+        # not left waiting for an approval request that is never opened.
+        policy = policy_yaml(
+            """
+            - id: employees-hear-after-approval
+              on: [status.update, status.resolved]
+              to: [employees]
+              via: [in_app]
+              when: {field: event.audience, op: in, value: [employees, public]}
+              require_approval: true
+            """
+        )
+        await do_apply_policy(session, yaml_text=policy, created_by_user_id=None)
+        _, admin_token = await create_user(session, role=Role.ADMIN, name="Ann Approver")
+        alex, alex_token = await create_user(session, role=Role.AGENT)
+        bo, bo_token = await create_user(session, role=Role.AGENT, name="Bo Approver")
+        erin, erin_token = await create_user(session)
+        await session.commit()
+        desk = Desk(
+            auth(admin_token), auth(alex_token), auth(bo_token), auth(erin_token),
+            alex.id, bo.id, erin_token,
+        )  # fmt: skip
+        await add_service(client, desk, "vpn", visibility="public")
+        incident = await open_incident(client, desk, ["vpn"], body="VPN is down for everyone.")
+        update_id = incident["updates"][0]["id"]
+        key = f"status.update:{update_id}"
+        assert not await _decisions(session, key, erin)  # a draft: nobody decided yet
+        approved = await client.post(f"/api/v1/status/updates/{update_id}/approve", json={},
+                                     headers=desk.bo)  # fmt: skip
+        assert approved.status_code == 200, approved.text
+
+        assert await approval_for_event(session, key) is None  # no second approval asked
+        in_app = [row for row in await _decisions(session, key, erin) if row.channel == "in_app"]
+        assert [row.outcome for row in in_app] == ["send"]
+        assert "held for approval: the rule asks for one" in _sentences(in_app[0])
+        assert any("approved by Bo Approver" in s for s in _sentences(in_app[0]))
+        await make_relay(db).drain()
+        inbox = await client.get("/api/v1/me/notifications", headers=auth(erin_token))
+        assert any("VPN is down" in i["body"] for i in inbox.json()["items"])
 
 
 def _hostile_policy() -> PolicyDocument:
