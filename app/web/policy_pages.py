@@ -156,7 +156,7 @@ async def decide(request: Request, approval_id: int, session: Session) -> Respon
     verdict: Verdict = "approve" if form.get("verdict") == "approve" else "reject"
     try:
         async with session.begin_nested():
-            await approvals.do_decide_approval(
+            decided = await approvals.do_decide_approval(
                 session,
                 approval_id=approval_id,
                 user=current.user,
@@ -167,4 +167,9 @@ async def decide(request: Request, approval_id: int, session: Session) -> Respon
         return await _queue(
             request, session, current, error=exc.message, status_code=exc.status_code
         )
-    return await _queue(request, session, current, notice=f"Request {approval_id}: {verdict}d.")
+    # An approval says what it let out (the service's `release` audit entry).
+    released = next((a.reason for a in decided.audit if a.action == "release" and a.reason), "")
+    notice = f"Request {approval_id}: {verdict}d." + (
+        f" {released[:1].upper()}{released[1:]}." if released else ""
+    )
+    return await _queue(request, session, current, notice=notice)

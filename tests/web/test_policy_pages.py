@@ -84,5 +84,7 @@ async def test_the_approvals_queue_enforces_the_two_person_rule(
     await card.get_by_label("Reason").fill("The IP is the public VPN gateway")
     await card.get_by_role("button", name="Approve").click()
     await expect(page.get_by_role("status")).to_contain_text("approved")
+    # The notice says what the approval let out (a request made up here held nothing).
+    await expect(page.get_by_role("status")).to_contain_text("Nothing was held for this event")
     await expect(page.get_by_text("VPN outage: public update")).to_have_count(0)
     await context.close()
