@@ -9,8 +9,9 @@ that IPv4 address. Names: `localhost`, `*.localhost` and the usual /etc/hosts al
 `host_refusal` needs no DNS: it reads IP literals, including the shorthand forms the C
 resolver accepts (`2130706433`, `0x7f.1`, `127.1`, `0177.0.0.1`), as the address a
 connection would go to. `resolved_refusal` also resolves the name and refuses it when any
-address is refused. A name can resolve differently between the check and the connection
-(DNS rebinding); the check narrows SSRF, it does not pin the address.
+address is refused; `checked_addresses` also gives those addresses, so a caller can
+connect to what was checked (webhooks do) instead of resolving again, which a name with a
+short TTL could answer differently (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -97,15 +98,31 @@ async def resolved_refusal(host: str) -> str | None:
     Raises OSError (socket.gaierror, TimeoutError) when the name does not resolve in
     RESOLVE_TIMEOUT seconds.
     """
+    reason, _ = await checked_addresses(host)
+    return reason
+
+
+async def checked_addresses(host: str) -> tuple[str | None, list[IPAddress]]:
+    """Why `host` is refused (or None) and, when it is not, the addresses it resolved to.
+
+    Connecting to one of these addresses instead of resolving the name again closes the
+    gap a name with a short TTL could use (DNS rebinding); webhooks do.
+    Raises OSError (socket.gaierror, TimeoutError) when the name does not resolve.
+    """
     reason = host_refusal(host)
-    if reason is not None or literal_address(host) is not None:
-        return reason
+    if reason is not None:
+        return reason, []
+    literal = literal_address(host)
+    if literal is not None:
+        return None, [literal]
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(RESOLVE_TIMEOUT):
         infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    addresses: list[IPAddress] = []
     for *_, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         reason = address_refusal(ip)
         if reason is not None:
-            return f"{host} resolves to {ip}, {reason}"
-    return None
+            return f"{host} resolves to {ip}, {reason}", []
+        addresses.append(ip)
+    return None, addresses

@@ -16,11 +16,12 @@ send to their vendor and have no host to check.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import apprise
 import httpx
 
-from app.kit.netguard import host_refusal, resolved_refusal
+from app.kit.netguard import checked_addresses, host_refusal, resolved_refusal
 from app.notifications.channels import DeliveryResult
 
 # Plugins whose `{host}` is not a server they connect to: the e-mail APIs take the
@@ -107,3 +108,43 @@ async def refused_send(hosts: Sequence[str], what: str) -> DeliveryResult | None
                 permanent=True,
             )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedTarget:
+    """Where a webhook goes: the address that was checked, the name kept for HTTP and TLS.
+
+    Sending to the URL as given would resolve the name a second time, and a name with a
+    short TTL can answer a public address to the check and a private one to the connection
+    (DNS rebinding). So the request goes to the checked address, with the name in the Host
+    header and as the TLS server name (SNI, and what the certificate is checked against).
+    """
+
+    url: httpx.URL
+    host_header: str
+    server_name: str
+
+
+async def pinned_webhook(url: str) -> PinnedTarget | DeliveryResult:
+    """The pinned target of a webhook URL, or the failed result saying why not (a refused
+    host is final; a name that did not resolve is retried, as a failed connection is)."""
+    try:
+        host = webhook_host(url)
+    except ValueError as exc:
+        return DeliveryResult.failed(f"webhook: {exc}", permanent=True)
+    try:
+        reason, addresses = await checked_addresses(host)
+    except OSError as exc:  # socket.gaierror, TimeoutError
+        detail = str(exc) or type(exc).__name__
+        return DeliveryResult.failed(f"webhook: cannot resolve {host}: {detail}")
+    if reason is not None or not addresses:
+        why = reason or f"{host} resolves to no address"
+        return DeliveryResult.failed(
+            f"webhook: refused, {why}; notifications go only to public hosts", permanent=True
+        )
+    parsed = httpx.URL(url)
+    return PinnedTarget(
+        url=parsed.copy_with(host=str(addresses[0])),
+        host_header=parsed.netloc.decode("ascii"),
+        server_name=host,
+    )

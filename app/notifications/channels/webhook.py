@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import httpx
 
 from app.notifications.channels import ChannelBase, DeliveryResult
-from app.notifications.channels.destinations import refused_send, webhook_host
+from app.notifications.channels.destinations import pinned_webhook
 from app.notifications.content import OutboundMessage, check_egress, render_text
 
 
@@ -88,17 +88,19 @@ class WebhookChannel(ChannelBase):
         target = message.target
         if target is None or not target.secret:
             return DeliveryResult.failed("the webhook has no URL or secret", permanent=True)
+        url: httpx.URL | str = target.url
+        extensions: dict[str, str] = {}
+        headers: dict[str, str] = {}
         if not self.allow_private:
-            try:
-                host = webhook_host(target.url)
-            except ValueError as exc:
-                return DeliveryResult.failed(f"webhook: {exc}", permanent=True)
-            refused = await refused_send([host], "webhook")
-            if refused is not None:
-                return refused
+            pinned = await pinned_webhook(target.url)
+            if isinstance(pinned, DeliveryResult):
+                return pinned
+            url, headers["host"] = pinned.url, pinned.host_header
+            if pinned.url.scheme == "https":
+                extensions["sni_hostname"] = pinned.server_name
         body = json.dumps(payload(message), separators=(",", ":")).encode()
         timestamp = str(int(self.clock()))
-        headers = {
+        headers |= {
             "content-type": "application/json",
             "user-agent": "Socialdesk-Webhooks/1",
             "webhook-id": message.idempotency_key,
@@ -107,7 +109,7 @@ class WebhookChannel(ChannelBase):
         }
         try:
             response = await self.http.post(
-                target.url, content=body, headers=headers, follow_redirects=False
+                url, content=body, headers=headers, follow_redirects=False, extensions=extensions
             )
         except httpx.HTTPError as exc:
             return DeliveryResult.failed(f"webhook: {type(exc).__name__}: {exc}")
