@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from app.kit.netguard import address_refusal, host_refusal, literal_address, resolved_refusal
+from app.kit.netguard import address_refusal, checked_addresses, host_refusal, literal_address
 
 
 @pytest.mark.parametrize(
@@ -120,15 +120,19 @@ async def test_a_name_is_refused_when_it_resolves_to_a_private_address() -> None
         pytest.skip(f"this machine's name {name!r} does not resolve here")
     if all(address_refusal(ip) is None for ip in found):
         pytest.skip(f"{name!r} resolves to a public address here")
-    refusal = await resolved_refusal(name)
+    refusal, addresses = await checked_addresses(name)
     assert refusal is not None
     assert refusal.startswith(f"{name} resolves to ")
+    assert addresses == []
 
 
 async def test_a_name_that_does_not_resolve_raises() -> None:
     with pytest.raises(socket.gaierror):
-        await resolved_refusal("no-such-host.invalid")  # RFC 6761: never resolves
+        await checked_addresses("no-such-host.invalid")  # RFC 6761: never resolves
 
 
 async def test_a_public_literal_needs_no_dns() -> None:
-    assert await resolved_refusal("93.184.216.34") is None
+    assert await checked_addresses("93.184.216.34") == (
+        None,
+        [ipaddress.ip_address("93.184.216.34")],
+    )

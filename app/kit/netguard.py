@@ -8,10 +8,10 @@ that IPv4 address. Names: `localhost`, `*.localhost` and the usual /etc/hosts al
 
 `host_refusal` needs no DNS: it reads IP literals, including the shorthand forms the C
 resolver accepts (`2130706433`, `0x7f.1`, `127.1`, `0177.0.0.1`), as the address a
-connection would go to. `resolved_refusal` also resolves the name and refuses it when any
-address is refused; `checked_addresses` also gives those addresses, so a caller can
-connect to what was checked (webhooks do) instead of resolving again, which a name with a
-short TTL could answer differently (DNS rebinding).
+connection would go to. `checked_addresses` also resolves the name, refuses it when any
+address is refused, and gives those addresses, so a caller can connect to what was
+checked (webhooks do) instead of resolving again, which a name with a short TTL could
+answer differently (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -90,16 +90,6 @@ def host_refusal(host: str) -> str | None:
         return None
     spelled = "" if str(ip) == name else f" ({ip})"
     return f"{name}{spelled} is {reason}"
-
-
-async def resolved_refusal(host: str) -> str | None:
-    """`host_refusal`, then the name resolved: refused when any address is.
-
-    Raises OSError (socket.gaierror, TimeoutError) when the name does not resolve in
-    RESOLVE_TIMEOUT seconds.
-    """
-    reason, _ = await checked_addresses(host)
-    return reason
 
 
 async def checked_addresses(host: str) -> tuple[str | None, list[IPAddress]]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import apprise
 import httpx
 
-from app.kit.netguard import checked_addresses, host_refusal, resolved_refusal
+from app.kit.netguard import IPAddress, checked_addresses, host_refusal
 from app.notifications.channels import DeliveryResult
 
 # Plugins whose `{host}` is not a server they connect to: the e-mail APIs take the
@@ -93,20 +93,29 @@ def saved_refusal(kind: str, url: str) -> str | None:
     return None
 
 
+async def _send_check(host: str, what: str) -> DeliveryResult | list[IPAddress]:
+    """The addresses `host` may be sent to, or the failed result: refused is final, a name
+    that did not resolve is retried (as a failed connection is)."""
+    try:
+        reason, addresses = await checked_addresses(host)
+    except OSError as exc:  # socket.gaierror, TimeoutError
+        detail = str(exc) or type(exc).__name__
+        return DeliveryResult.failed(f"{what}: cannot resolve {host}: {detail}")
+    if reason is not None or not addresses:
+        why = reason or f"{host} resolves to no address"
+        return DeliveryResult.failed(
+            f"{what}: refused, {why}; notifications go only to public hosts", permanent=True
+        )
+    return addresses
+
+
 async def refused_send(hosts: Sequence[str], what: str) -> DeliveryResult | None:
-    """A failed result when a host must not be sent to (final) or did not resolve
-    (retried, as a failed connection is); None when every host is public."""
+    """A failed result when a host must not be sent to or did not resolve; None when every
+    host is public."""
     for host in hosts:
-        try:
-            reason = await resolved_refusal(host)
-        except OSError as exc:  # socket.gaierror, TimeoutError
-            detail = str(exc) or type(exc).__name__
-            return DeliveryResult.failed(f"{what}: cannot resolve {host}: {detail}")
-        if reason is not None:
-            return DeliveryResult.failed(
-                f"{what}: refused, {reason}; notifications go only to public hosts",
-                permanent=True,
-            )
+        checked = await _send_check(host, what)
+        if isinstance(checked, DeliveryResult):
+            return checked
     return None
 
 
@@ -126,22 +135,14 @@ class PinnedTarget:
 
 
 async def pinned_webhook(url: str) -> PinnedTarget | DeliveryResult:
-    """The pinned target of a webhook URL, or the failed result saying why not (a refused
-    host is final; a name that did not resolve is retried, as a failed connection is)."""
+    """The pinned target of a webhook URL, or the failed result saying why not."""
     try:
         host = webhook_host(url)
     except ValueError as exc:
         return DeliveryResult.failed(f"webhook: {exc}", permanent=True)
-    try:
-        reason, addresses = await checked_addresses(host)
-    except OSError as exc:  # socket.gaierror, TimeoutError
-        detail = str(exc) or type(exc).__name__
-        return DeliveryResult.failed(f"webhook: cannot resolve {host}: {detail}")
-    if reason is not None or not addresses:
-        why = reason or f"{host} resolves to no address"
-        return DeliveryResult.failed(
-            f"webhook: refused, {why}; notifications go only to public hosts", permanent=True
-        )
+    addresses = await _send_check(host, "webhook")
+    if isinstance(addresses, DeliveryResult):
+        return addresses
     parsed = httpx.URL(url)
     return PinnedTarget(
         url=parsed.copy_with(host=str(addresses[0])),
