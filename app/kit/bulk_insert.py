@@ -58,7 +58,7 @@ class BulkInsert:
     )
     _sql: dict[tuple[str, int], str] = field(default_factory=dict, init=False, repr=False)
 
-    async def run(self, session: AsyncSession, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    async def run(self, session: AsyncSession, rows: Sequence[Row]) -> list[Returned]:
         """Insert `rows` in the session's transaction; the `returning` values of each."""
         if not rows:
             return []
@@ -104,62 +104,61 @@ class BulkInsert:
 
     async def _through_core(
         self, connection: AsyncConnection, rows: Sequence[Row]
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[Returned]:
         values = [{name: row[name] for name in self.columns} for row in rows]
+        make: Any = insert  # ON CONFLICT needs the dialect's own INSERT
         if self.skip_conflicts_on:
             make = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-            stmt: Any = make(self.table).on_conflict_do_nothing(
-                index_elements=list(self.skip_conflicts_on)
-            )
-        else:
-            stmt = insert(self.table)
+        stmt = self._completed(make(self.table))
         if not self.returning:
             await connection.execute(stmt, values)  # executemany: one round trip
             return []
-        stmt = stmt.returning(*(self.table.c[name] for name in self.returning))
         return [tuple(r) for r in await connection.execute(stmt, values)]
 
+    def _completed(self, stmt: Any) -> Any:
+        """The INSERT with its conflict clause and RETURNING, as configured."""
+        if self.skip_conflicts_on:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(self.skip_conflicts_on))
+        if self.returning:
+            stmt = stmt.returning(*(self.table.c[name] for name in self.returning))
+        return stmt
+
+    @staticmethod
+    def _compiled(stmt: Any, dialect: Dialect, placeholders: list[str]) -> str:
+        """The statement's SQL; its positional placeholders must come in this order, which
+        is the order the parameters are sent in."""
+        compiled = stmt.compile(dialect=dialect)
+        if list(compiled.positiontup or []) != placeholders:
+            raise RuntimeError(f"unexpected placeholder order in {compiled.string}")
+        return str(compiled.string)
+
     def _sqlite_sql(self, dialect: Dialect, count: int) -> str:
-        """The statement for `count` rows, compiled by SQLAlchemy once per row count."""
+        """The statement for `count` rows (parameters row by row, column by column),
+        compiled by SQLAlchemy once per row count."""
         key = (dialect.name, count)
         if key not in self._sql:
             names = [[f"p{row}_{col}" for col in range(len(self.columns))] for row in range(count)]
-            stmt: Any = sqlite_insert(self.table).values(
-                [
-                    {c: bindparam(n) for c, n in zip(self.columns, row_names, strict=True)}
-                    for row_names in names
-                ]
-            )
-            if self.skip_conflicts_on:
-                stmt = stmt.on_conflict_do_nothing(index_elements=list(self.skip_conflicts_on))
-            if self.returning:
-                stmt = stmt.returning(*(self.table.c[name] for name in self.returning))
-            compiled = stmt.compile(dialect=dialect)
-            # The flat parameter list is row by row, column by column: the statement's
-            # placeholders must come in that order.
-            if list(compiled.positiontup or []) != [n for row in names for n in row]:
-                raise RuntimeError(f"unexpected placeholder order in {compiled.string}")
-            self._sql[key] = compiled.string
+            rows: list[dict[str, Any]] = [
+                {c: bindparam(n) for c, n in zip(self.columns, row_names, strict=True)}
+                for row_names in names
+            ]
+            stmt = self._completed(sqlite_insert(self.table).values(rows))
+            self._sql[key] = self._compiled(stmt, dialect, [n for row in names for n in row])
         return self._sql[key]
 
     def _postgresql_sql(self, dialect: Dialect) -> str:
+        """The statement for any row count: one array parameter per column, unnested."""
         key = (dialect.name, 0)
         if key not in self._sql:
+            names = [f"p{i}" for i in range(len(self.columns))]
             arrays = select(
                 *(
-                    func.unnest(bindparam(f"p{i}", type_=ARRAY(self.table.c[name].type)))
-                    for i, name in enumerate(self.columns)
+                    func.unnest(bindparam(name, type_=ARRAY(self.table.c[column].type)))
+                    for name, column in zip(names, self.columns, strict=True)
                 )
             )
-            stmt: Any = pg_insert(self.table).from_select(list(self.columns), arrays)
-            if self.skip_conflicts_on:
-                stmt = stmt.on_conflict_do_nothing(index_elements=list(self.skip_conflicts_on))
-            if self.returning:
-                stmt = stmt.returning(*(self.table.c[name] for name in self.returning))
-            compiled = stmt.compile(dialect=dialect)
-            if list(compiled.positiontup or []) != [f"p{i}" for i in range(len(self.columns))]:
-                raise RuntimeError(f"unexpected placeholder order in {compiled.string}")
-            self._sql[key] = compiled.string
+            stmt = self._completed(pg_insert(self.table).from_select(list(self.columns), arrays))
+            self._sql[key] = self._compiled(stmt, dialect, names)
         return self._sql[key]
 
     def _processors_for(self, dialect: Dialect) -> list[Callable[[Any], Any] | None]:
@@ -177,10 +176,9 @@ class BulkInsert:
     def _flat_params(self, dialect: Dialect, rows: Sequence[Row]) -> list[Any]:
         pairs = list(zip(self.columns, self._processors_for(dialect), strict=True))
         return [
-            value if process is None else process(value)
+            row[name] if process is None else process(row[name])
             for row in rows
             for name, process in pairs
-            for value in (row[name],)
         ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Role, Ticket, TicketEvent, User
@@ -114,9 +114,7 @@ async def ticket_events_between(
 ) -> list[SourcedEvent]:
     """Stored ticket events with `since <= occurred_at < until`, oldest first."""
     stmt = (
-        select(TicketEvent, Ticket, User.role)
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .outerjoin(User, User.id == TicketEvent.actor_user_id)
+        _with_ticket_and_actor()
         .where(
             TicketEvent.occurred_at >= since,
             TicketEvent.occurred_at < until,
@@ -133,17 +131,21 @@ async def ticket_events_between(
     return found
 
 
+def _with_ticket_and_actor() -> Select[TicketEvent, Ticket, Role]:
+    """Events with their ticket and their actor's role (what building a policy event needs)."""
+    return (
+        select(TicketEvent, Ticket, User.role)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .outerjoin(User, User.id == TicketEvent.actor_user_id)
+    )
+
+
 async def load_ticket_event(session: AsyncSession, key: str) -> SourcedEvent | None:
     """The policy event of `ticket_event:<id>`; None once it (or its ticket) is gone."""
     ticket_event_id = id_in_key(key, EVENT_KEY_PREFIX)
     if ticket_event_id is None:
         return None
-    stmt = (
-        select(TicketEvent, Ticket, User.role)
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .outerjoin(User, User.id == TicketEvent.actor_user_id)
-        .where(TicketEvent.id == ticket_event_id)
-    )
+    stmt = _with_ticket_and_actor().where(TicketEvent.id == ticket_event_id)
     found = (await session.execute(stmt)).first()
     if found is None:
         return None

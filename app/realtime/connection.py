@@ -126,11 +126,6 @@ class Connection:
             self._writer = asyncio.create_task(self._write_loop())
         self._closer: asyncio.Task[None] | None = None
 
-    @property
-    def direct(self) -> bool:
-        """Whether frames go straight to the transport (uvicorn's sans-I/O protocol)."""
-        return self._protocol is not None
-
     def send(
         self, frame: WireFrame | str, visibility: str = "public", ticket_id: int | None = None
     ) -> bool:
@@ -173,7 +168,7 @@ class Connection:
         """Write what `send` corked, in one call, unless the socket is closing."""
         corked, self._corked, self._corked_bytes = self._corked, [], 0
         protocol = self._protocol
-        if not corked or protocol is None:
+        if not corked or protocol is None:  # nothing corked (a close uncorks too)
             return
         transport = protocol.transport
         if transport.is_closing() or protocol.close_sent:
