@@ -409,6 +409,24 @@ class TestWhatCannotBeReleased:
         assert await _deliveries(session, f"survey:{survey_id}") == set()
 
 
+async def _status_desk(
+    session: AsyncSession, policy: str
+) -> tuple[Desk, str, tuple[User, User, User]]:
+    """The status desk under `policy`: Ann (admin), agents Alex (author) and Bo Approver,
+    employee Erin; the desk, Ann's token and (alex, bo, erin)."""
+    await do_apply_policy(session, yaml_text=policy, created_by_user_id=None)
+    _, admin_token = await create_user(session, role=Role.ADMIN, name="Ann Approver")
+    alex, alex_token = await create_user(session, role=Role.AGENT)
+    bo, bo_token = await create_user(session, role=Role.AGENT, name="Bo Approver")
+    erin, erin_token = await create_user(session)
+    await session.commit()
+    desk = Desk(
+        auth(admin_token), auth(alex_token), auth(bo_token), auth(erin_token),
+        alex.id, bo.id, erin_token,
+    )  # fmt: skip
+    return desk, admin_token, (alex, bo, erin)
+
+
 class TestChatAndStatus:
     async def test_a_held_chat_message_is_delivered_in_app_once_approved(
         self,
@@ -472,16 +490,7 @@ class TestChatAndStatus:
               require_approval: true
             """
         )
-        await do_apply_policy(session, yaml_text=policy, created_by_user_id=None)
-        _, admin_token = await create_user(session, role=Role.ADMIN, name="Ann Approver")
-        alex, alex_token = await create_user(session, role=Role.AGENT)
-        bo, bo_token = await create_user(session, role=Role.AGENT)
-        _, erin_token = await create_user(session)
-        await session.commit()
-        desk = Desk(
-            auth(admin_token), auth(alex_token), auth(bo_token), auth(erin_token),
-            alex.id, bo.id, erin_token,
-        )  # fmt: skip
+        desk, admin_token, (alex, bo, _) = await _status_desk(session, policy)
         await add_service(client, desk, "vpn")
         incident = await open_incident(
             client, desk, ["vpn"], body="Gateway 2 is down, failing over.", audience="internal"
@@ -497,7 +506,7 @@ class TestChatAndStatus:
         assert (bo.id, "in_app") in deliveries
         assert all(user_id != alex.id for user_id, _ in deliveries)  # the author did it
         await make_relay(db).drain()
-        inbox = await client.get("/api/v1/me/notifications", headers=auth(bo_token))
+        inbox = await client.get("/api/v1/me/notifications", headers=desk.bo)
         assert any("Gateway 2 is down" in i["body"] for i in inbox.json()["items"])
 
     async def test_a_public_update_approved_at_the_status_desk_releases_what_a_rule_held(
@@ -519,16 +528,7 @@ class TestChatAndStatus:
               require_approval: true
             """
         )
-        await do_apply_policy(session, yaml_text=policy, created_by_user_id=None)
-        _, admin_token = await create_user(session, role=Role.ADMIN, name="Ann Approver")
-        alex, alex_token = await create_user(session, role=Role.AGENT)
-        bo, bo_token = await create_user(session, role=Role.AGENT, name="Bo Approver")
-        erin, erin_token = await create_user(session)
-        await session.commit()
-        desk = Desk(
-            auth(admin_token), auth(alex_token), auth(bo_token), auth(erin_token),
-            alex.id, bo.id, erin_token,
-        )  # fmt: skip
+        desk, _, (_, _, erin) = await _status_desk(session, policy)
         await add_service(client, desk, "vpn", visibility="public")
         incident = await open_incident(client, desk, ["vpn"], body="VPN is down for everyone.")
         update_id = incident["updates"][0]["id"]
@@ -544,7 +544,7 @@ class TestChatAndStatus:
         assert "held for approval: the rule asks for one" in _sentences(in_app[0])
         assert any("approved by Bo Approver" in s for s in _sentences(in_app[0]))
         await make_relay(db).drain()
-        inbox = await client.get("/api/v1/me/notifications", headers=auth(erin_token))
+        inbox = await client.get("/api/v1/me/notifications", headers=desk.erin)
         assert any("VPN is down" in i["body"] for i in inbox.json()["items"])
 
 
