@@ -16,16 +16,17 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.chat.service import ChatMessageEvent
+from app.chat.service import ChatMessageEvent, message_event
 from app.db import unit_of_work
 from app.followers.service import do_follow_as_participant
 from app.kit.clock import utcnow
 from app.kit.polling import poll_until_stopped
 from app.metrics.prometheus import CHAT_MESSAGES
 from app.models import ChatMessage, Role, Ticket, User
-from app.policy.evaluator import Actor, PolicyEvent, TicketFacts
+from app.policy.evaluator import Actor, PolicyEvent
 from app.policy.notify import notify_event
 from app.policy.sources import EventScope, SourcedEvent, id_in_key
+from app.policy.ticket_events import ticket_facts
 
 EVENT_KEY_PREFIX = "chat_message:"
 BATCH = 200
@@ -79,14 +80,7 @@ def _sourced(event: ChatMessageEvent, ticket: Ticket, body: str, role: Role | No
         visibility="public" if event.visibility == "public" else "internal",
         occurred_at=event.occurred_at,
         actor=Actor(event.author_user_id, role.value) if role is not None else None,
-        ticket=TicketFacts(
-            priority=ticket.priority,
-            status=ticket.status,
-            service=ticket.service,
-            requester_id=ticket.requester_user_id,
-            assignee_id=ticket.assignee_user_id,
-            followable=ticket.followable,
-        ),
+        ticket=ticket_facts(ticket),
         body=body,
         mentions=frozenset(event.mentions),
     )
@@ -115,19 +109,7 @@ async def load_chat_message_event(session: AsyncSession, key: str) -> SourcedEve
         return None
     message, ticket, role = found
     author_role = Role(role) if role is not None else None
-    return _sourced(_event_of(message, ticket.connector_id), ticket, message.body, author_role)
-
-
-def _event_of(message: ChatMessage, connector_id: int) -> ChatMessageEvent:
-    return ChatMessageEvent(
-        message_id=message.id,
-        ticket_id=message.ticket_id,
-        connector_id=connector_id,
-        author_user_id=message.author_user_id,
-        visibility=message.visibility,
-        mentions=tuple(message.mentions or ()),
-        occurred_at=message.created_at,
-    )
+    return _sourced(message_event(message, ticket.connector_id), ticket, message.body, author_role)
 
 
 async def notify_pending(
@@ -147,7 +129,7 @@ async def notify_pending(
         if not rows:
             return 0
         await notify_chat_messages(
-            session, [_event_of(m, cid) for m, cid in rows], follow_on_comment=follow_on_comment
+            session, [message_event(m, cid) for m, cid in rows], follow_on_comment=follow_on_comment
         )
         await session.execute(
             update(ChatMessage)

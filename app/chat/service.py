@@ -65,6 +65,19 @@ class ChatMessageEvent:
         }
 
 
+def message_event(message: AnyMessage, connector_id: int) -> ChatMessageEvent:
+    """The `chat.message` event of a stored message of a ticket in that connector."""
+    return ChatMessageEvent(
+        message_id=message.id,
+        ticket_id=message.ticket_id,
+        connector_id=connector_id,
+        author_user_id=message.author_user_id,
+        visibility=message.visibility,
+        mentions=tuple(message.mentions or ()),
+        occurred_at=message.created_at,
+    )
+
+
 MessageListener = Callable[[AsyncSession, Sequence[ChatMessageEvent]], Awaitable[None]]
 
 # --- THE HOOK POINT -------------------------------------------------------------------
@@ -86,18 +99,7 @@ async def notify_chat_messages(
 
     `connectors` maps each message's ticket to its connector instance.
     """
-    events = [
-        ChatMessageEvent(
-            message_id=message.id,
-            ticket_id=message.ticket_id,
-            connector_id=connectors[message.ticket_id],
-            author_user_id=message.author_user_id,
-            visibility=message.visibility,
-            mentions=tuple(message.mentions),
-            occurred_at=message.created_at,
-        )
-        for message in messages
-    ]
+    events = [message_event(message, connectors[message.ticket_id]) for message in messages]
     for listener in list(message_listeners):
         await listener(session, events)
     return events

@@ -31,6 +31,18 @@ def event_key(ticket_event_id: int) -> str:
     return f"{EVENT_KEY_PREFIX}{ticket_event_id}"
 
 
+def ticket_facts(ticket: Ticket) -> TicketFacts:
+    """What the policy's conditions may read of a ticket (any event about it)."""
+    return TicketFacts(
+        priority=ticket.priority,
+        status=ticket.status,
+        service=ticket.service,
+        requester_id=ticket.requester_user_id,
+        assignee_id=ticket.assignee_user_id,
+        followable=ticket.followable,
+    )
+
+
 def _actor(row: TicketEvent, role: Role | None) -> Actor | None:
     if row.actor_user_id is not None and role is not None:
         return Actor(user_id=row.actor_user_id, role=role.value)
@@ -55,14 +67,7 @@ def build_ticket_event(
     status_kind = row.kind in _STATUS_KINDS
     old = row.old_value if status_kind and row.old_value in STATUS_VALUES else None
     new = row.new_value if status_kind and row.new_value in STATUS_VALUES else None
-    facts = TicketFacts(
-        priority=ticket.priority,
-        status=ticket.status,
-        service=ticket.service,
-        requester_id=ticket.requester_user_id,
-        assignee_id=ticket.assignee_user_id,
-        followable=ticket.followable,
-    )
+    facts = ticket_facts(ticket)
     event = PolicyEvent(
         key=event_key(row.id),
         type=row.kind,
