@@ -8,6 +8,7 @@ must see each other) with the in-process bus. Test modules load this file with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from app.config import Settings
 from app.db import unit_of_work
 from app.main import create_app
 from app.models import Role, Ticket, User
+from app.realtime.bus import Bus
 from app.realtime.hub import get_hub
 from app.runtime import Runtime
 from tests.chat.wsclient import ChatClient, open_client
@@ -71,11 +73,16 @@ async def serve(app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     return server, task, f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture
-async def chat_server(
-    settings: Settings, committed_db: async_sessionmaker[AsyncSession]
+@contextlib.asynccontextmanager
+async def running_chat_server(
+    settings: Settings, committed_db: async_sessionmaker[AsyncSession], bus: Bus | None = None
 ) -> AsyncIterator[ChatServer]:
+    """The app served by uvicorn on the app's own sessions (on `bus` when given, which it
+    connects and disconnects); its clients are closed afterwards."""
     runtime = make_runtime(settings, committed_db)
+    if bus is not None:
+        runtime.bus = bus
+        await bus.connect()
     app = create_app(settings, runtime=runtime)
     server, task, url = await serve(app)
     chat = ChatServer(url, app, runtime)
@@ -86,7 +93,17 @@ async def chat_server(
             await client.ws.close()
         server.should_exit = True
         await task
+        if bus is not None:
+            await bus.disconnect()
         await runtime.http.aclose()
+
+
+@pytest.fixture
+async def chat_server(
+    settings: Settings, committed_db: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[ChatServer]:
+    async with running_chat_server(settings, committed_db) as chat:
+        yield chat
 
 
 @dataclass

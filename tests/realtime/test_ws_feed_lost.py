@@ -13,9 +13,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from app.config import Settings
-from app.main import create_app
 from app.realtime.bus import RedisBus
-from tests.conftest import make_runtime
 
 if TYPE_CHECKING:
     from tests.chat.live import ChatServer, Desk
@@ -29,23 +27,11 @@ pytestmark = pytest.mark.integration
 async def redis_chat_server(
     settings: Settings, committed_db: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[ChatServer]:
-    from tests.chat.live import ChatServer, serve  # a plugin module: imported once registered
+    from tests.chat.live import running_chat_server  # a plugin module: imported once registered
 
-    runtime = make_runtime(settings, committed_db)
-    runtime.bus = RedisBus(settings.redis_url or REDIS_URL)
-    await runtime.bus.connect()
-    app = create_app(settings, runtime=runtime)
-    server, task, url = await serve(app)
-    chat = ChatServer(url, app, runtime)
-    try:
+    bus = RedisBus(settings.redis_url or REDIS_URL)
+    async with running_chat_server(settings, committed_db, bus) as chat:
         yield chat
-    finally:
-        for client in chat.clients:
-            await client.ws.close()
-        server.should_exit = True
-        await task
-        await runtime.bus.disconnect()
-        await runtime.http.aclose()
 
 
 async def _until_closed(ws: ClientConnection) -> None:
