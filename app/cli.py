@@ -11,40 +11,10 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import text
-
+from app.cli_support import CliError, check_database, key_values
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker, redacted_url, unit_of_work
-
-
-class CliError(Exception):
-    """A failure to report as one line on stderr, exit status 2."""
-
-
-def _kv(values: Sequence[str] | None, flag: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CliError(f"{flag} expects key=value, got {item!r}")
-        out[key] = value
-    return out
-
-
-async def check_database(settings: Settings) -> None:
-    """Fail fast, in one line, when the database cannot be reached."""
-    engine = create_engine(settings)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliError(
-            "cannot reach the database given by SOCIALDESK_DATABASE_URL "
-            f"({redacted_url(settings.database_url)}): {cause}"
-        ) from exc
-    finally:
-        await engine.dispose()
+from app.db import create_engine, create_sessionmaker, unit_of_work
+from app.policy.operations.cli import add_policy_parser  # the policy domain owns its commands
 
 
 async def _migrate(settings: Settings) -> None:
@@ -179,9 +149,9 @@ def cmd_connectors_add(args: argparse.Namespace, settings: Settings) -> None:
                 kind=args.kind,
                 name=args.name,
                 url=args.url,
-                secrets=_kv(args.secret, "--secret"),
-                settings=_kv(args.setting, "--setting"),
-                poll_interval=int(_kv(args.setting, "--setting").get("poll_interval", 10)),
+                secrets=key_values(args.secret, "--secret"),
+                settings=key_values(args.setting, "--setting"),
+                poll_interval=int(key_values(args.setting, "--setting").get("poll_interval", 10)),
             )
         return {"id": instance.id, "kind": instance.kind, "remote": health.remote_identity}
 
@@ -264,8 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
     sync = conns.add_parser("sync", help="one sync pass now")
     sync.add_argument("id", type=int)
     sync.set_defaults(func=cmd_connectors_sync)
-
-    from app.policy.cli import add_policy_parser  # the policy domain owns its commands
 
     add_policy_parser(sub)
     return parser

@@ -26,7 +26,7 @@ from app.realtime.hub import close_hub
 from app.realtime.ws import router as ws_router
 from app.runtime import Runtime
 from app.status.endpoints import router as status_api_router
-from app.status.public_endpoints import router as status_page_router
+from app.status.public.endpoints import router as status_page_router
 from app.sync.endpoints import router as connectors_router
 from app.tickets.endpoints import router as tickets_router
 from app.web.admin import router as web_admin_router

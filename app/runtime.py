@@ -10,13 +10,19 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.chat.events import ChatNotifier
 from app.chat.writeback import WritebackWorker
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.kit.secrets import SecretBox
+from app.outbox.worker import build_relay
+from app.policy.operations.retention import DecisionPruner
 from app.realtime.bus import Bus, create_bus
+from app.status.subscribers.mailer import StatusMailer
+from app.sync.closing import ClosingCommentWorker
 from app.sync.instances import new_http_client
 from app.sync.worker import SyncWorker
+from app.wiring import wire_domains
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +40,6 @@ class Runtime:
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
-        from app.wiring import wire_domains  # late: wiring imports every domain
-
         wire_domains()
         engine = create_engine(settings)
         bus = create_bus(settings.redis_url)
@@ -59,18 +63,12 @@ class Runtime:
         writeback = WritebackWorker(self.sessionmaker, self.box, self.http)
         self._tasks.append(asyncio.create_task(writeback.run(self._stop), name="chat-writeback"))
         # chat.message -> policy decisions -> outbox rows, off the chat write path.
-        from app.chat.events import ChatNotifier
-
         notifier = ChatNotifier(
             self.sessionmaker, follow_on_comment=self.settings.follow_on_comment
         )
-        from app.status.mailer import StatusMailer  # the status page's opt-in mails
-
         mailer = StatusMailer(self.sessionmaker, self.settings)
         self._tasks.append(asyncio.create_task(mailer.run(self._stop), name="status-mailer"))
         # status (issue 7): resolving an incident writes a closing comment to linked tickets.
-        from app.status.closing import ClosingCommentWorker
-
         closing = ClosingCommentWorker(
             self.sessionmaker, self.box, self.http, base_url=self.settings.base_url
         )
@@ -79,13 +77,9 @@ class Runtime:
         )
         self._tasks.append(asyncio.create_task(notifier.run(self._stop), name="chat-notifier"))
         # notifications (issue 6): the delivery relay sends the outbox on every channel.
-        from app.outbox.worker import build_relay
-
         relay = build_relay(self.settings, self.sessionmaker, self.bus, self.box, self.http)
         self._tasks.append(asyncio.create_task(relay.run(self._stop), name="delivery-relay"))
         # policy: decisions past the retention period are deleted, in chunks, every hour.
-        from app.policy.retention import DecisionPruner
-
         pruner = DecisionPruner(
             self.sessionmaker, retention_days=self.settings.decision_retention_days
         )

@@ -48,8 +48,8 @@ from app.notifications.preferences import delivery_for
 from app.outbox.enqueue import enqueue_deliveries
 from app.outbox.relay import RelaySettings
 from app.outbox.worker import build_relay
-from app.policy.document import parse_policy
-from app.policy.evaluator import Actor, PolicyEvent, Recipient, TicketFacts, evaluate
+from app.policy.engine.document import parse_policy
+from app.policy.engine.evaluator import Actor, PolicyEvent, Recipient, TicketFacts, evaluate
 from app.realtime.bus import MemoryBus
 from bench.common import scratch_database, stopwatch
 

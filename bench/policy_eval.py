@@ -36,13 +36,20 @@ from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.kit.clock import utcnow
 from app.models import ConnectorInstance, Role, Ticket, TicketEvent, User
-from app.policy.audiences import Resolved, audiences_for, register_audience, resolve_recipients
-from app.policy.evaluator import Decision, PolicyEvent, Reason
-from app.policy.notify import decision_row, judge, notify_event
+from app.policy.decisions.audiences import (
+    Resolved,
+    audiences_for,
+    register_audience,
+    resolve_recipients,
+)
+from app.policy.decisions.judging import judge
+from app.policy.decisions.notify import notify_event
+from app.policy.decisions.records import decision_row
+from app.policy.decisions.sources import EventScope
+from app.policy.decisions.ticket_events import build_ticket_event
+from app.policy.engine.evaluator import Decision, PolicyEvent, Reason
 from app.policy.repository import insert_decisions
 from app.policy.service import active_policy
-from app.policy.sources import EventScope
-from app.policy.ticket_events import build_ticket_event
 from bench.common import scratch_database
 
 Scenario = Callable[[AsyncSession, PolicyEvent, EventScope], Awaitable[int]]

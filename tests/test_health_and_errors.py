@@ -140,7 +140,7 @@ async def test_policy_decisions_are_counted_by_outcome(session: AsyncSession) ->
 
     from app.kit.clock import utcnow
     from app.models import TicketEvent
-    from app.policy.ticket_events import notify_ticket_events
+    from app.policy.decisions.ticket_events import notify_ticket_events
     from tests.factories import create_ticket, create_user
 
     def count(outcome: str) -> float:

@@ -16,17 +16,18 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.chat.service import ChatMessageEvent, message_event
+from app.chat.schemas import ChatMessageEvent
+from app.chat.service import message_event
 from app.db import unit_of_work
 from app.followers.service import do_follow_as_participant
 from app.kit.clock import utcnow
 from app.kit.polling import poll_until_stopped
 from app.metrics.prometheus import CHAT_MESSAGES
 from app.models import ChatMessage, Role, Ticket, User
-from app.policy.evaluator import Actor, PolicyEvent
-from app.policy.notify import notify_event
-from app.policy.sources import EventScope, SourcedEvent, id_in_key
-from app.policy.ticket_events import ticket_facts
+from app.policy.decisions.notify import notify_event
+from app.policy.decisions.sources import EventScope, SourcedEvent, id_in_key
+from app.policy.decisions.ticket_events import ticket_facts
+from app.policy.engine.evaluator import Actor, PolicyEvent
 
 EVENT_KEY_PREFIX = "chat_message:"
 BATCH = 200

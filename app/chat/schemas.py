@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -112,3 +113,36 @@ class ReadFrame(_Frame):
 
 class PingFrame(_Frame):
     pass
+
+
+@dataclass(frozen=True)
+class ChatMessageEvent:
+    """The `chat.message` domain event, built once per accepted message."""
+
+    name: ClassVar[str] = "chat.message"
+
+    message_id: int
+    ticket_id: int
+    connector_id: int  # the ticketing system the ticket lives in
+    author_user_id: int | None
+    visibility: str
+    mentions: tuple[int, ...]
+    occurred_at: datetime
+
+    @property
+    def source_id(self) -> str:
+        return f"chat:{self.message_id}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as data, in the shape the policy and the outbox store."""
+        return {
+            "type": self.name,
+            "source_id": self.source_id,
+            "ticket_id": self.ticket_id,
+            "connector_id": self.connector_id,
+            "message_id": self.message_id,
+            "actor_user_id": self.author_user_id,
+            "visibility": self.visibility,
+            "mentions": list(self.mentions),
+            "occurred_at": self.occurred_at.isoformat(),
+        }

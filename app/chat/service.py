@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,7 @@ from app.chat import frames, repository
 from app.chat.limits import MAX_BODY_CHARS
 from app.chat.rendering import parse_mentions
 from app.chat.repository import AnyMessage, MessageRow, NewChatMessage
-from app.chat.writeback import schedule_writeback
+from app.chat.schemas import ChatMessageEvent
 from app.db import after_commit
 from app.kit.clock import utcnow
 from app.kit.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
@@ -30,39 +29,6 @@ from app.tickets.service import check_ticket_visible
 # Any constant works; it only has to be the same in every process of the deployment.
 CHAT_WRITE_LOCK = 0x63686174
 KNOWN_TICKETS_MAX = 100_000
-
-
-@dataclass(frozen=True)
-class ChatMessageEvent:
-    """The `chat.message` domain event, built once per accepted message."""
-
-    name: ClassVar[str] = "chat.message"
-
-    message_id: int
-    ticket_id: int
-    connector_id: int  # the ticketing system the ticket lives in
-    author_user_id: int | None
-    visibility: str
-    mentions: tuple[int, ...]
-    occurred_at: datetime
-
-    @property
-    def source_id(self) -> str:
-        return f"chat:{self.message_id}"
-
-    def as_dict(self) -> dict[str, Any]:
-        """The event as data, in the shape the policy and the outbox store."""
-        return {
-            "type": self.name,
-            "source_id": self.source_id,
-            "ticket_id": self.ticket_id,
-            "connector_id": self.connector_id,
-            "message_id": self.message_id,
-            "actor_user_id": self.author_user_id,
-            "visibility": self.visibility,
-            "mentions": list(self.mentions),
-            "occurred_at": self.occurred_at.isoformat(),
-        }
 
 
 def message_event(message: AnyMessage, connector_id: int) -> ChatMessageEvent:
@@ -80,16 +46,12 @@ def message_event(message: AnyMessage, connector_id: int) -> ChatMessageEvent:
 
 MessageListener = Callable[[AsyncSession, Sequence[ChatMessageEvent]], Awaitable[None]]
 
-# --- THE HOOK POINT -------------------------------------------------------------------
 # Every listener runs, in order, inside the transaction that stores the messages, once per
 # batch of new messages (never for a retried send); whatever it writes commits or rolls
-# back with them. To plug in the communications policy:
-#     message_listeners.append(policy_listener)
-# with `async def policy_listener(session, events): for e in events: await
-# notify_event(session, e.as_dict())`. Write-back is the default rule (public -> public
-# comment, internal -> internal note); once the policy decides write-back, drop
-# `schedule_writeback` from this list and call it from the policy's decision instead.
-message_listeners: list[MessageListener] = [schedule_writeback]
+# back with them. app/wiring.py registers chat write-back here (public -> public comment,
+# internal -> internal note); deciding who hears of a message runs in a worker instead
+# (app.chat.events.ChatNotifier), off this latency-sensitive path.
+message_listeners: list[MessageListener] = []
 
 
 async def notify_chat_messages(

@@ -13,17 +13,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from sqlalchemy import ColumnElement, Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.chat.schemas import ChatMessageEvent
 from app.db import unit_of_work
 from app.kit.bulk_insert import BulkInsert
 from app.kit.clock import utcnow
 from app.kit.errors import AppError
 from app.models import ChatMessage, ChatWriteback, ConnectorInstance, Ticket, User
-from app.policy.egress import InternalContentLeak, destination_is_internal, guard_egress
+from app.policy.guard.egress import InternalContentLeak, destination_is_internal, guard_egress
 from app.sync import instances
 from app.sync.writeback import (
     BASE_DELAY,
@@ -34,9 +35,6 @@ from app.sync.writeback import (
     retry_delay,
 )
 from connectors.base import Capability, Connector, ConnectorError, Visibility
-
-if TYPE_CHECKING:
-    from app.chat.service import ChatMessageEvent
 
 __all__ = [
     "BASE_DELAY",

@@ -1,7 +1,7 @@
 """The audiences this domain owns, `followers` and `service_subscribers`, resolved in bulk.
 
 The policy resolves audiences without I/O of their own: a resolver returns a SELECT of user
-ids that `app.policy.audiences.resolve_recipients` runs once, however many people follow.
+ids that `app.policy.decisions.audiences.resolve_recipients` runs once, however many people follow.
 `register_audiences()` hands both to the policy (call it once at start-up). The async
 `followers_of` / `service_subscribers_of` run the same queries for other callers.
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.followers.repository import followers_select, service_subscribers_select
-from app.policy.audiences import Resolved, register_audience
-from app.policy.evaluator import PolicyEvent
-from app.policy.sources import EventScope
+from app.policy.decisions.audiences import Resolved, register_audience
+from app.policy.decisions.sources import EventScope
+from app.policy.engine.evaluator import PolicyEvent
 
 
 async def followers_of(session: AsyncSession, ticket_id: int) -> list[int]:

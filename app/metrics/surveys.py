@@ -20,9 +20,9 @@ from app.kit.errors import AppError, Conflict, NotFound
 from app.kit.signing import BadToken, Signer
 from app.models import Ticket
 from app.models.metrics import Survey
-from app.policy.evaluator import Decision, PolicyEvent
-from app.policy.notify import notify_event
-from app.policy.sources import EventScope
+from app.policy.decisions.notify import notify_event
+from app.policy.decisions.sources import EventScope
+from app.policy.engine.evaluator import Decision, PolicyEvent
 
 PURPOSE = "survey"
 TTL = timedelta(days=14)

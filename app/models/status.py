@@ -143,7 +143,7 @@ class IncidentTicket(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The intent, stored when the incident is resolved; the closing-comment worker
-    # (app.status.closing) carries it out through the ticket's connector.
+    # (app.sync.closing) carries it out through the ticket's connector.
     closing_update_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("status_updates.id", ondelete="SET NULL"), default=None
     )

@@ -30,14 +30,14 @@ from app.models import Delivery, NotificationDestination, Role, Ticket, User
 from app.notifications import repository
 from app.notifications.content import OutboundMessage, Section, Target
 from app.notifications.rendering import heading, subject_for
-from app.policy.document import ProfileName, RedactionSettings
-from app.policy.egress import (
+from app.policy.engine.document import ProfileName, RedactionSettings
+from app.policy.guard.egress import (
     ContentVisibility,
     InternalContentLeak,
     destination_is_internal,
     guard_egress,
 )
-from app.policy.redaction import redact
+from app.policy.guard.redaction import redact
 from app.tickets.repository import visible_to
 
 log = logging.getLogger(__name__)

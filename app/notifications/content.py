@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from app.policy.egress import ContentVisibility, guard_egress
+from app.policy.guard.egress import ContentVisibility, guard_egress
 
 
 @dataclass(frozen=True, slots=True)

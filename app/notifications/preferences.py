@@ -31,10 +31,10 @@ from app.notifications.schemas import (
     QuietHours,
     WebhookIn,
 )
-from app.policy.audiences import Delivery
-from app.policy.document import Channel
-from app.policy.schedule import DigestMode, Preferences
-from app.policy.schedule import QuietHours as PolicyQuietHours
+from app.policy.decisions.audiences import Delivery
+from app.policy.engine.document import Channel
+from app.policy.engine.schedule import DigestMode, Preferences
+from app.policy.engine.schedule import QuietHours as PolicyQuietHours
 
 DestinationKind = Literal["webhook", "apprise"]
 

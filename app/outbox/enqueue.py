@@ -5,7 +5,7 @@ replaying an event writes nothing). A decision for a user on `webhook` or `appri
 to each of that user's enabled destinations of the kind (`...:user:7:dest:3:apprise`).
 
 - send: due now. hold and suppress: nothing. An approval releases held decisions as
-  `send` due at approval (app.policy.release), and they come through here then.
+  `send` due at approval (app.policy.decisions.release), and they come through here then.
 - digest: waits, due at the digest boundary; the relay folds all of one recipient's due
   digest rows on one channel into a single message.
 - delay: due at `deliver_at`, and collapses. A newer delayed update of the same ticket x
@@ -33,8 +33,8 @@ from app.kit.clock import utcnow
 from app.models import Delivery
 from app.notifications.repository import destinations_of
 from app.outbox.repository import PENDING, insert_ignoring_conflicts
-from app.policy.evaluator import Decision, PolicyEvent
-from app.policy.safety import STATUS_EVENTS
+from app.policy.engine.evaluator import Decision, PolicyEvent
+from app.policy.engine.safety import STATUS_EVENTS
 
 OWN_CHANNELS = frozenset({"in_app", "email", "webhook", "apprise"})
 DESTINATION_CHANNELS = frozenset({"webhook", "apprise"})

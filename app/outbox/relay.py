@@ -44,8 +44,8 @@ from app.notifications.digests import assemble_digests
 from app.notifications.preferences import do_record_destination_health
 from app.outbox import repository
 from app.outbox.repository import Settlement
-from app.policy.document import PolicyDocument, RedactionSettings, load_default_policy
-from app.policy.egress import InternalContentLeak
+from app.policy.engine.document import PolicyDocument, RedactionSettings, load_default_policy
+from app.policy.guard.egress import InternalContentLeak
 
 log = logging.getLogger(__name__)
 

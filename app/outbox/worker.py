@@ -17,7 +17,7 @@ from app.notifications.channels.status_webhook import StatusWebhookChannel
 from app.notifications.channels.webhook import WebhookChannel
 from app.notifications.compose import UNSUBSCRIBE_PURPOSE, ComposeSettings
 from app.outbox.relay import Relay, RelaySettings
-from app.policy.document import RedactionSettings
+from app.policy.engine.document import RedactionSettings
 from app.policy.service import active_policy
 from app.realtime.bus import Bus
 

@@ -1,9 +1,8 @@
 """The communications policy: document, pure evaluator, redaction and the egress guard."""
 
-from app.policy.document import PolicyDocument, load_default_policy, parse_policy
-from app.policy.egress import InternalContentLeak, destination_is_internal, guard_egress
-from app.policy.errors import PolicyError, PolicyIssue
-from app.policy.evaluator import (
+from app.policy.engine.document import PolicyDocument, load_default_policy, parse_policy
+from app.policy.engine.errors import PolicyError, PolicyIssue
+from app.policy.engine.evaluator import (
     Actor,
     Decision,
     PolicyEvent,
@@ -12,8 +11,9 @@ from app.policy.evaluator import (
     TicketFacts,
     evaluate,
 )
-from app.policy.redaction import Finding, RedactionResult, must_hold_for_approval, redact
-from app.policy.schedule import Preferences, QuietHours
+from app.policy.engine.schedule import Preferences, QuietHours
+from app.policy.guard.egress import InternalContentLeak, destination_is_internal, guard_egress
+from app.policy.guard.redaction import Finding, RedactionResult, must_hold_for_approval, redact
 
 __all__ = [
     "Actor",

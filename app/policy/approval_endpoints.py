@@ -10,7 +10,7 @@ from app.auth.permissions import Admin, CurrentUser
 from app.deps import Session
 from app.kit.pagination import After, Limit, Page
 from app.models import ApprovalRequest
-from app.policy import approvals
+from app.policy.decisions import approvals, verdicts
 from app.policy.schemas import ApprovalOut, ApproveBody, ApproverOut, RejectBody
 
 router = APIRouter(tags=["approvals"])
@@ -49,7 +49,7 @@ async def approve(
     approval_id: int, session: Session, user: CurrentUser, body: ApproveBody | None = None
 ) -> ApprovalOut:
     """Let the held event go out; a reason is required when the redaction scan found anything."""
-    decided = await approvals.do_decide_approval(
+    decided = await verdicts.do_decide_approval(
         session,
         approval_id=approval_id,
         user=user,
@@ -64,7 +64,7 @@ async def reject(
     approval_id: int, body: RejectBody, session: Session, user: CurrentUser
 ) -> ApprovalOut:
     """Stop the held event for good; the reason is required and audited."""
-    decided = await approvals.do_decide_approval(
+    decided = await verdicts.do_decide_approval(
         session, approval_id=approval_id, user=user, verdict="reject", reason=body.reason
     )
     return approval_out(decided)

@@ -21,7 +21,8 @@ from app.models import PolicyDecision, PolicyVersion
 from app.policy import repository, service
 from app.policy.approval_endpoints import approval_out
 from app.policy.approval_endpoints import router as approvals_router
-from app.policy.explain import explanation_lines
+from app.policy.operations.explain import explanation_lines
+from app.policy.operations.simulate import MAX_EVENTS, simulate
 from app.policy.schemas import (
     DecisionOut,
     ExplanationOut,
@@ -29,7 +30,6 @@ from app.policy.schemas import (
     PolicyVersionSummary,
     SimulationOut,
 )
-from app.policy.simulate import MAX_EVENTS, simulate
 
 router = APIRouter(prefix="/api/v1", tags=["policy"])
 router.include_router(approvals_router)

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.errors import Conflict, InvalidInput
 from app.models import ApprovalRequest, PolicyDecision, PolicyVersion
 from app.policy import repository
-from app.policy.document import PolicyDocument, default_policy_text, parse_policy
-from app.policy.errors import PolicyError
-from app.policy.explain import explanation_lines
+from app.policy.engine.document import PolicyDocument, default_policy_text, parse_policy
+from app.policy.engine.errors import PolicyError
+from app.policy.operations.explain import explanation_lines
 
 log = logging.getLogger(__name__)
 

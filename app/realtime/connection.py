@@ -27,7 +27,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.frames import Frame, Opcode
 
 from app.models import User
-from app.policy.egress import (
+from app.policy.guard.egress import (
     ContentVisibility,
     InternalContentLeak,
     destination_is_internal,

@@ -10,7 +10,7 @@ from app.auth.permissions import Admin, CurrentUser, Staff
 from app.deps import AppSettings, Session
 from app.kit.errors import NotFound
 from app.kit.secrets import SecretBox
-from app.status import publishing, repository, service, subscribers
+from app.status import publishing, repository, service
 from app.status.lifecycle import IncidentKind
 from app.status.schemas import (
     AuditOut,
@@ -30,6 +30,7 @@ from app.status.schemas import (
     WebhookCreate,
     WebhookOut,
 )
+from app.status.subscribers import service as subscribers
 
 router = APIRouter(prefix="/api/v1", tags=["status"])
 

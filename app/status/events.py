@@ -35,12 +35,12 @@ from app.models import (
     Subscriber,
     SubscriberService,
 )
-from app.policy.evaluator import Actor, PolicyEvent
-from app.policy.notify import notify_event
-from app.policy.sources import EventScope, SourcedEvent, id_in_key, register_event_source
+from app.policy.decisions.notify import notify_event
+from app.policy.decisions.sources import EventScope, SourcedEvent, id_in_key, register_event_source
+from app.policy.engine.evaluator import Actor, PolicyEvent
 from app.status import repository
 from app.status.lifecycle import closes
-from app.status.webhooks import enqueue_webhooks
+from app.status.webhooks.enqueue import enqueue_webhooks
 
 log = logging.getLogger(__name__)
 

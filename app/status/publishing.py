@@ -24,11 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.clock import utcnow
 from app.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.models import Incident, Service, StatusAudit, StatusUpdate, User
-from app.policy.redaction import ProfileName, redact
+from app.policy.guard.redaction import ProfileName, redact
 from app.policy.service import active_policy
-from app.status import repository, revision
+from app.status import repository
 from app.status.events import on_status_update_published
 from app.status.lifecycle import Audience, wider_than, widest
+from app.status.public import revision
 
 _DECIDABLE = ("pending", "held")
 

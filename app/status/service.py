@@ -17,7 +17,7 @@ from app.models import (
     StatusUpdate,
     User,
 )
-from app.status import repository, revision
+from app.status import repository
 from app.status.lifecycle import (
     CLOSED_STATUSES,
     Audience,
@@ -29,6 +29,7 @@ from app.status.lifecycle import (
     readable_by,
     worst,
 )
+from app.status.public import revision
 from app.status.publishing import check_audience, do_submit_update
 from app.status.schemas import (
     AuditOut,

@@ -17,7 +17,7 @@ from app.auth.repository import users_by_emails
 from app.db import after_commit
 from app.kit.clock import utcnow
 from app.models import ConnectorInstance, ConnectorWrite, Ticket, TicketEvent, User
-from app.policy.ticket_events import notify_ticket_events
+from app.policy.decisions.ticket_events import notify_ticket_events
 from app.realtime.bus import Bus
 from connectors.base import ChangePage, Person, TicketChange, TicketSnapshot
 

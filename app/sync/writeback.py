@@ -7,7 +7,7 @@ the comment), so it is never ingested as someone else's. A retry with the same k
 the first write (the connectors look for their marker before writing again).
 
 `WriteBackWorkerBase` is the loop of the workers that write rows of their own this way
-(chat messages: `app.chat.writeback`; closing comments: `app.status.closing`): lease due
+(chat messages: `app.chat.writeback`; closing comments: `app.sync.closing`): lease due
 rows, plan each write (or why none will be), write it under its key, and record the
 outcome; a failure is retried with backoff for ever (at most hourly), nothing is dropped.
 """

@@ -13,11 +13,11 @@ from fastapi.responses import Response
 from app.deps import Session
 from app.kit.clock import utcnow
 from app.kit.errors import AppError, InvalidInput
-from app.policy import approvals
 from app.policy import repository as policy_repo
 from app.policy import service as policy_service
-from app.policy.approvals import Verdict
-from app.policy.simulate import simulate
+from app.policy.decisions import approvals, verdicts
+from app.policy.decisions.verdicts import Verdict
+from app.policy.operations.simulate import simulate
 from app.web.context import Viewer, render, staff_viewer
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -156,7 +156,7 @@ async def decide(request: Request, approval_id: int, session: Session) -> Respon
     verdict: Verdict = "approve" if form.get("verdict") == "approve" else "reject"
     try:
         async with session.begin_nested():
-            decided = await approvals.do_decide_approval(
+            decided = await verdicts.do_decide_approval(
                 session,
                 approval_id=approval_id,
                 user=current.user,

@@ -10,7 +10,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.chat import service
-from app.chat.service import ChatMessageEvent, NewMessage, do_post_messages
+from app.chat.schemas import ChatMessageEvent
+from app.chat.service import NewMessage, do_post_messages
 from app.chat.writer import MessageWriter
 from app.db import unit_of_work
 from app.kit.errors import Forbidden, NotFound

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chat import service
-from app.chat.service import ChatMessageEvent, NewMessage, do_post_message
+from app.chat.schemas import ChatMessageEvent
+from app.chat.service import NewMessage, do_post_message
 from app.models import ChatWriteback, Role
 from app.realtime.bus import MemoryBus
 from tests.factories import auth, create_ticket, create_user

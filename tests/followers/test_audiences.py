@@ -15,12 +15,12 @@ from app.followers.service import do_follow_service
 from app.models import Role
 from app.notifications.preferences import delivery_for
 from app.outbox.enqueue import enqueue_deliveries
-from app.policy import audiences
-from app.policy.document import parse_policy
-from app.policy.notify import notify_event
-from app.policy.schedule import QuietHours
+from app.policy.decisions import audiences
+from app.policy.decisions.notify import notify_event
+from app.policy.decisions.sources import EventScope
+from app.policy.engine.document import parse_policy
+from app.policy.engine.schedule import QuietHours
 from app.policy.service import ActivePolicy, active_policy
-from app.policy.sources import EventScope
 from tests.factories import create_ticket, create_user
 from tests.notifications.receivers import HttpReceiver
 from tests.notifications.support import (

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Role
 from app.runtime import Runtime
-from app.status.closing import ClosingCommentWorker
+from app.sync.closing import ClosingCommentWorker
 from tests.factories import auth, create_user
 from tests.integration.sync_helpers import admin_api
 

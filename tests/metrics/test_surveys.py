@@ -12,7 +12,7 @@ from app.kit.clock import utcnow
 from app.kit.signing import Signer
 from app.metrics.surveys import PURPOSE, survey_link
 from app.models import InboxItem, PolicyDecision, Role, Survey, TicketEvent
-from app.policy.ticket_events import notify_ticket_events
+from app.policy.decisions.ticket_events import notify_ticket_events
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import auth, create_ticket, create_user
 from tests.notifications.support import make_relay

@@ -25,9 +25,9 @@ from app.notifications.compose import UNSUBSCRIBE_PURPOSE, ComposeSettings
 from app.notifications.preferences import mask_url
 from app.outbox.enqueue import enqueue_deliveries
 from app.outbox.relay import Relay, RelaySettings
-from app.policy.document import Audience, EventType, ProfileName
-from app.policy.document import Channel as ChannelKey
-from app.policy.evaluator import (
+from app.policy.engine.document import Audience, EventType, ProfileName
+from app.policy.engine.document import Channel as ChannelKey
+from app.policy.engine.evaluator import (
     Actor,
     BodyVariant,
     Decision,

@@ -20,9 +20,9 @@ from app.notifications.channels.email import EmailChannel
 from app.notifications.channels.in_app import InAppChannel
 from app.notifications.channels.webhook import WebhookChannel
 from app.notifications.content import OutboundMessage, Section, Target
-from app.policy.document import Channel
-from app.policy.egress import InternalContentLeak
-from app.policy.evaluator import PolicyEvent
+from app.policy.engine.document import Channel
+from app.policy.engine.evaluator import PolicyEvent
+from app.policy.guard.egress import InternalContentLeak
 from app.realtime.bus import MemoryBus
 from tests.factories import create_ticket, create_user
 from tests.notifications.receivers import HttpReceiver, SmtpSink

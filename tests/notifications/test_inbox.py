@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.kit.clock import utcnow
 from app.models import Role
-from app.policy.document import load_default_policy
-from app.policy.evaluator import Recipient, evaluate
+from app.policy.engine.document import load_default_policy
+from app.policy.engine.evaluator import Recipient, evaluate
 from app.realtime.bus import MemoryBus
 from tests.factories import auth, create_ticket, create_user
 from tests.notifications.support import (

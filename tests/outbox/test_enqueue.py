@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.kit.clock import utcnow
 from app.models import Delivery
 from app.outbox.enqueue import enqueue_deliveries, parse_recipient_key
-from app.policy.document import load_default_policy
-from app.policy.evaluator import Recipient, evaluate
+from app.policy.engine.document import load_default_policy
+from app.policy.engine.evaluator import Recipient, evaluate
 from tests.factories import create_ticket, create_user
 from tests.notifications.receivers import SmtpSink
 from tests.notifications.support import (
@@ -69,7 +69,7 @@ class TestEnqueue:
 
     async def test_the_stored_text_is_the_decided_variant_only(self, session: AsyncSession) -> None:
         erin, _ = await create_user(session)
-        from app.policy.evaluator import PolicyEvent
+        from app.policy.engine.evaluator import PolicyEvent
 
         event = PolicyEvent(
             key="status:9", type="status.update", visibility="public", occurred_at=utcnow(),
@@ -159,7 +159,7 @@ class TestQuietHours:
         session: AsyncSession,
         smtp_sink: tuple[SmtpSink, str],
     ) -> None:
-        from app.policy.schedule import Preferences, QuietHours
+        from app.policy.engine.schedule import Preferences, QuietHours
 
         sink, url = smtp_sink
         erin, _ = await create_user(session)

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
 from app.models import PolicyDecision, Ticket, TicketEvent, User
-from app.policy.evaluator import Decision
-from app.policy.ticket_events import notify_ticket_events
+from app.policy.decisions.ticket_events import notify_ticket_events
+from app.policy.engine.evaluator import Decision
 from tests.factories import create_ticket
 
 _seq = itertools.count(1)

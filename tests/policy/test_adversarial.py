@@ -28,8 +28,8 @@ from app.policy import (
     must_hold_for_approval,
     redact,
 )
-from app.policy.conditions import ConditionValue
-from app.policy.document import (
+from app.policy.engine.conditions import ConditionValue
+from app.policy.engine.document import (
     AUDIENCES,
     CHANNELS,
     EVENT_TYPES,
@@ -41,14 +41,14 @@ from app.policy.document import (
     Rule,
     Timing,
 )
-from app.policy.egress import ContentVisibility
-from app.policy.evaluator import (
+from app.policy.engine.evaluator import (
     BodyVariant,
     Outcome,
     RecipientRole,
     StatusAudience,
     Visibility,
 )
+from app.policy.guard.egress import ContentVisibility
 
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 OUTSIDE_AUDIENCES: tuple[Audience, ...] = tuple(

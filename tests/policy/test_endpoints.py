@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Role
-from app.policy.document import default_policy_text
+from app.policy.engine.document import default_policy_text
 from tests.factories import auth, create_user
 from tests.policy.support import notify, policy_yaml, store_event, ticket_for
 

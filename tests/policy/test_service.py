@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.errors import InvalidInput
 from app.models import PolicyVersion
 from app.policy import service
-from app.policy.document import default_policy_text
+from app.policy.engine.document import default_policy_text
 from tests.factories import create_user
 from tests.policy.support import notify, outcomes, policy_yaml, store_event, ticket_for
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Role
-from app.policy.document import default_policy_text
+from app.policy.engine.document import default_policy_text
 from app.policy.service import do_apply_policy
 from tests.factories import auth, create_user
 

@@ -18,8 +18,8 @@ from app.kit.clock import utcnow
 from app.kit.secrets import SecretBox
 from app.models import ConnectorWrite, IncidentTicket, Ticket
 from app.status import repository
-from app.status.closing import ClosingCommentWorker, closing_key
 from app.sync import instances
+from app.sync.closing import ClosingCommentWorker, closing_key
 from connectors import registry
 from connectors.base import Capability, NotSupported, RateLimited, TransientError, Visibility
 from connectors.demo.connector import DemoConnector
@@ -295,16 +295,16 @@ async def test_an_unexpected_error_is_logged_recorded_without_its_text_and_retri
 ) -> None:  # fmt: skip
     link_id = await resolved_flaky_link(client, desk, db)
     FlakyDesk.fail_before.append(RuntimeError("secret detail"))
-    with caplog.at_level(logging.INFO, logger="app.status.closing"):
+    with caplog.at_level(logging.INFO, logger="app.sync.closing"):
         assert await worker.run_once() == 1
     failed = await closing_state(db, link_id)
     assert (failed.closing_attempts, failed.closing_written_at) == (1, None)
     assert failed.closing_last_error == "internal_error: RuntimeError"
     records = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
-    assert records[0] == ("app.status.closing", "ERROR", f"closing comment {link_id} crashed")
+    assert records[0] == ("app.sync.closing", "ERROR", f"closing comment {link_id} crashed")
     assert caplog.records[0].exc_info is not None
     name, level, text = records[1]
-    assert (name, level) == ("app.status.closing", "WARNING")
+    assert (name, level) == ("app.sync.closing", "WARNING")
     assert text.startswith(
         f"closing comment {link_id} failed (internal_error: RuntimeError); retrying in "
     )

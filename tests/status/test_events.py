@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
-from app.policy.sources import event_sources
+from app.policy.decisions.sources import event_sources
 from app.status.events import load_status_updates_between
 from tests.status.conftest import Desk, add_service, approve, open_incident, post_update
 

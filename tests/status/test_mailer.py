@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.models import Role, Subscriber
-from app.status.mailer import send_pending
+from app.status.subscribers.mailer import send_pending
 from tests.factories import auth, create_user
 from tests.notifications.receivers import SmtpSink
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from app.models import StatusUpdate
-from app.policy.egress import InternalContentLeak
-from app.status.view import release
+from app.policy.guard.egress import InternalContentLeak
+from app.status.public.view import release
 from tests.status.conftest import Desk, add_service, approve, open_incident, post_update
 
 # Never public, never for employees.

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.clock import utcnow
 from app.kit.signing import Signer
 from app.models import StatusOutbound, Subscriber, SubscriberService
-from app.status.subscribers import (
+from app.status.subscribers.service import (
     CONFIRM_PURPOSE,
     confirmation_message,
     confirmation_token,

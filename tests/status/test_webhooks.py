@@ -27,14 +27,14 @@ from app.notifications.content import OutboundMessage, Section, Target
 from app.outbox.enqueue import Addressed, enqueue_addressed
 from app.outbox.relay import Relay, RelaySettings
 from app.outbox.worker import build_relay
-from app.policy.egress import InternalContentLeak
+from app.policy.guard.egress import InternalContentLeak
 from app.realtime.bus import MemoryBus
 from app.status.events import on_status_update_published
 from app.status.publishing import do_approve_update
 from app.status.schemas import IncidentCreate, ServiceCreate, WebhookCreate
 from app.status.service import do_create_incident, do_create_service
-from app.status.subscribers import do_add_webhook
-from app.status.webhooks import delivery_key
+from app.status.subscribers.service import do_add_webhook
+from app.status.webhooks.enqueue import delivery_key
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import create_user
 from tests.notifications.receivers import HttpReceiver, Request

@@ -12,7 +12,7 @@ from app.chat import writeback as chat_writeback
 from app.kit.errors import NotFound
 from app.models import ConnectorWrite, Ticket, TicketEvent
 from app.runtime import Runtime
-from app.status import closing
+from app.sync import closing
 from app.sync.engine import SyncReport, sync_instance
 from app.sync.writeback import LEASE, WriteBack, do_write_back, retry_delay
 from connectors.base import ChangePage, NotSupported, TransientError, Visibility

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from app.notifications.content import OutboundMessage
-from app.policy.egress import InternalContentLeak
+from app.policy.guard.egress import InternalContentLeak
 
 
 @dataclass(frozen=True, slots=True)

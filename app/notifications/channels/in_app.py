@@ -19,7 +19,7 @@ from app.models import InboxItem
 from app.notifications.channels import ChannelBase, DeliveryResult, Outcome
 from app.notifications.content import OutboundMessage, check_egress, render_text
 from app.outbox.repository import insert_ignoring_conflicts
-from app.policy.egress import InternalContentLeak
+from app.policy.guard.egress import InternalContentLeak
 from app.realtime.bus import Bus
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Status webhooks: a published status update as a signed JSON POST.
 
-The body is the document the status domain composed (`app.status.webhook_messages`)
+The body is the document the status domain composed (`app.status.webhooks.messages`)
 with `meta.timestamp` set to the time of this attempt. Headers:
 
 - `X-Socialdesk-Signature: sha256=<hex>`: HMAC-SHA256 of the raw request body, keyed with

@@ -1,0 +1,1 @@
+"""Deciding who hears what: audiences, event sources, notify, approvals and their release."""

@@ -1,0 +1,1 @@
+"""The guard where content leaves: the egress check (internal stays internal) and redaction."""

@@ -1,0 +1,1 @@
+"""Running the policy: retention of decisions, explanations, simulation and the CLI."""

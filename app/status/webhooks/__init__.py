@@ -1,0 +1,1 @@
+"""Status webhooks: which published updates go to which admin-registered endpoint, and how."""
