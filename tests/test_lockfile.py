@@ -1,0 +1,49 @@
+"""The lock file that `make install` and CI use satisfies what pyproject.toml asks for.
+
+A dependency added to pyproject.toml without `make lock` would otherwise be missing from
+every fresh install (the lock is installed with --require-hashes, the project --no-deps).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;\\]+)", re.M)
+
+
+def _locked(root: Path) -> dict[str, str]:
+    text = (root / "requirements" / "dev.lock").read_text()
+    return {canonicalize_name(m.group(1)): m.group(3) for m in PIN.finditer(text)}
+
+
+def _required(root: Path) -> list[Requirement]:
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    return [
+        Requirement(r) for r in [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    ]
+
+
+def test_every_dependency_is_locked_at_a_version_pyproject_allows(repo_root: Path) -> None:
+    locked = _locked(repo_root)
+    problems = []
+    for requirement in _required(repo_root):
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        version = locked.get(canonicalize_name(requirement.name))
+        if version is None:
+            problems.append(f"{requirement.name} is not in the lock (run `make lock`)")
+        elif not requirement.specifier.contains(version, prereleases=True):
+            problems.append(f"{requirement.name}=={version} does not satisfy {requirement}")
+    assert not problems, problems
+
+
+def test_the_lock_pins_every_package_with_hashes(repo_root: Path) -> None:
+    text = (repo_root / "requirements" / "dev.lock").read_text()
+    entries = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])
+    unhashed = [e.split()[0] for e in entries if e.strip() and "--hash=sha256:" not in e]
+    assert not unhashed
