@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 LOCK   := requirements/dev.lock
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install lock run test test-postgres lint format peers bench clean
+.PHONY: install lock run test test-postgres lint docs format peers bench clean
 
 # Exactly the versions in the lock file (hash-checked), then the project itself.
 $(STAMP): pyproject.toml $(LOCK)
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml $(LOCK)
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra docs --python-version 3.11 \
 	  --generate-hashes --universal --quiet -o $(LOCK)
 
 install: $(STAMP)
@@ -42,9 +42,14 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## docs: build the manual in docs/ into site/; a broken link or a page missing from the nav fails
+# NO_MKDOCS_2_WARNING: Material's end-of-life banner, not a warning about these docs.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache socialdesk.db* .socialdesk
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache socialdesk.db* .socialdesk site
