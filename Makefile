@@ -22,6 +22,9 @@ lock:
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra docs --python-version 3.11 \
 	  --generate-hashes --universal --quiet -o $(LOCK)
+	# The service alone (the Docker image), at the same versions as the dev lock.
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --constraint $(LOCK) \
+	  --generate-hashes --universal --quiet -o requirements/app.lock
 
 install: $(STAMP)
 
