@@ -14,7 +14,7 @@ from app.kit.pagination import After, Limit
 
 router = APIRouter(prefix="/api/v1", tags=["following"])
 
-# The status domain will own services; until then a slug is checked for its shape only.
+# A slug's shape is checked here; whether it names a service the caller may see, in service.
 ServiceSlug = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")]
 
 

@@ -21,6 +21,7 @@ from app.followers.schemas import (
 )
 from app.kit.errors import NotFound
 from app.models import ServiceFollow, Ticket, TicketFollow, User
+from app.status.service import check_service_visible
 from app.tickets.repository import visible_to
 
 
@@ -116,7 +117,12 @@ async def followers_page(
 
 
 async def do_follow_service(session: AsyncSession, *, user: User, slug: str) -> ServiceFollowOut:
-    """Follow an IT service by slug (idempotent). Existence is the status domain's to check."""
+    """Follow an IT service by slug (idempotent).
+
+    Only a service the person may see on the status page: following an internal service
+    as an employee, or a slug that names nothing, is a 404 like any other hidden thing.
+    """
+    await check_service_visible(session, slug=slug, user=user)
     follow = await repository.get_service_follow(session, service_slug=slug, user_id=user.id)
     if follow is None:
         follow = ServiceFollow(service_slug=slug, user_id=user.id)

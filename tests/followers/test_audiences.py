@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.followers.audiences import followers_audience, service_subscribers_audience
 from app.followers.service import do_follow_service
-from app.models import Role
+from app.models import Role, Service
 from app.notifications.preferences import delivery_for
 from app.outbox.enqueue import enqueue_deliveries
 from app.policy.decisions import audiences
@@ -112,6 +112,7 @@ class TestNotifyThenEnqueue:
         self, wired: None, session: AsyncSession
     ) -> None:
         erin, _ = await create_user(session)
+        session.add(Service(slug="mail", name="Mail", visibility="public"))
         await do_follow_service(session, user=erin, slug="mail")
         resolved = service_subscribers_audience(
             ticket_event(await create_ticket(session)), EventScope(service="mail")

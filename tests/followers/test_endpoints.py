@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.followers.audiences import followers_of, service_subscribers_of
-from app.models import Role
+from app.models import Role, Service
 from tests.factories import auth, create_ticket, create_user
 
 
@@ -140,6 +140,7 @@ class TestServices:
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         erin, token = await create_user(session)
+        session.add(Service(slug="e-mail", name="E-mail", visibility="employees"))
         await session.commit()
         put = await client.put("/api/v1/services/e-mail/follow", headers=auth(token))
         assert put.status_code == 200
@@ -151,6 +152,26 @@ class TestServices:
         gone = await client.delete("/api/v1/services/e-mail/follow", headers=auth(token))
         assert gone.status_code == 204
         assert await service_subscribers_of(session, "e-mail") == []
+
+    async def test_only_a_service_the_person_may_see_can_be_followed(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        erin, token = await create_user(session)
+        _, agent_token = await create_user(session, role=Role.AGENT)
+        session.add(Service(slug="core-switch", name="Core switch", visibility="internal"))
+        await session.commit()
+        # An employee cannot learn of (or subscribe to) an internal service, nor a missing one.
+        for slug in ("core-switch", "no-such-service"):
+            hidden = await client.put(f"/api/v1/services/{slug}/follow", headers=auth(token))
+            assert hidden.status_code == 404
+            assert hidden.json()["error"]["code"] == "not_found"
+        assert await service_subscribers_of(session, "core-switch") == []
+        mine = (await client.get("/api/v1/me/follows", headers=auth(token))).json()
+        assert mine["services"] == []
+        # Staff read internal services, so they may follow one.
+        staff = await client.put("/api/v1/services/core-switch/follow", headers=auth(agent_token))
+        assert staff.status_code == 200
+        assert erin.id not in await service_subscribers_of(session, "core-switch")
 
     async def test_a_malformed_slug_is_refused(
         self, client: httpx.AsyncClient, session: AsyncSession
