@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +59,15 @@ async def check_service_visible(session: AsyncSession, *, slug: str, user: User)
     if service is None or service.visibility not in readable_by(reader_of(user)):
         raise NotFound("service not found")
     return service
+
+
+async def visible_service_names(
+    session: AsyncSession, *, slugs: Collection[str], user: User
+) -> dict[str, str]:
+    """Names of those of `slugs` that `user` may see (a hidden service's name stays hidden)."""
+    readable = readable_by(reader_of(user))
+    found = await repository.services_by_slugs(session, slugs)
+    return {slug: service.name for slug, service in found.items() if service.visibility in readable}
 
 
 async def do_create_service(session: AsyncSession, *, data: ServiceCreate) -> Service:

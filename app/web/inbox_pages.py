@@ -1,8 +1,9 @@
-"""Pages every signed-in person has: the inbox, "why did I get this", preferences."""
+"""Pages every signed-in person has: the inbox, "why did I get this", preferences, follows."""
 
 from __future__ import annotations
 
 import hmac
+import re
 from typing import cast
 
 from fastapi import APIRouter, Request
@@ -10,10 +11,12 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.deps import Session
+from app.followers import service as following
 from app.kit.errors import AppError
 from app.kit.secrets import SecretBox
 from app.notifications import inbox, preferences
 from app.notifications.schemas import PreferencesUpdate
+from app.status.service import visible_service_names
 from app.web.context import Viewer, render, to_login, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -58,13 +61,65 @@ async def why(request: Request, item_id: int, session: Session) -> Response:
     return render(request, "why.html", current, explanation=explanation)
 
 
+async def _preferences(
+    request: Request,
+    session: Session,
+    current: Viewer,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+) -> Response:
+    """The preferences page, with what the person follows (and can stop following)."""
+    prefs = await preferences.get_preferences(session, user=current.user)
+    tickets, services = await following.my_follows(session, user=current.user)
+    names = await visible_service_names(
+        session, slugs=[s.service for s in services], user=current.user
+    )
+    return render(
+        request,
+        "preferences.html",
+        current,
+        prefs=prefs,
+        followed_tickets=tickets,
+        followed_services=[(s.service, names.get(s.service, s.service)) for s in services],
+        error=error,
+        notice=notice,
+        status_code=422 if error else 200,
+    )
+
+
 @router.get("/preferences", response_model=None)
 async def preferences_page(request: Request, session: Session) -> Response:
     current = await _signed_in(request, session)
     if not isinstance(current, Viewer):
         return current
-    prefs = await preferences.get_preferences(session, user=current.user)
-    return render(request, "preferences.html", current, prefs=prefs, error=None, notice=None)
+    return await _preferences(request, session, current)
+
+
+# Where a Follow button may send its reader back to: our own pages, never another site.
+_BACK = re.compile(r"^/(status|preferences)(#service-[a-z0-9_-]+)?$")
+
+
+@router.post("/follows/services/{slug}", response_model=None)
+async def follow_service(request: Request, slug: str, session: Session) -> Response:
+    """The Follow / Unfollow buttons of the status page and the preferences page."""
+    current = await _signed_in(request, session)
+    if not isinstance(current, Viewer):
+        return current
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    back = form.get("next", "")
+    back = back if _BACK.match(back) else "/preferences"
+    if not hmac.compare_digest(form.get("csrf", ""), current.csrf):
+        return await _preferences(request, session, current, error="The form expired; try again.")
+    try:
+        async with session.begin_nested():
+            if form.get("action") == "unfollow":
+                await following.do_unfollow_service(session, user=current.user, slug=slug)
+            else:
+                await following.do_follow_service(session, user=current.user, slug=slug)
+    except AppError:
+        return render(request, "not_found.html", current, status_code=404)
+    return RedirectResponse(back, 303)
 
 
 @router.post("/preferences", response_model=None)
@@ -102,13 +157,4 @@ async def save_preferences(request: Request, session: Session) -> Response:
             error = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         except AppError as exc:
             error = exc.message
-    prefs = await preferences.get_preferences(session, user=current.user)
-    return render(
-        request,
-        "preferences.html",
-        current,
-        prefs=prefs,
-        error=error,
-        notice=notice,
-        status_code=422 if error else 200,
-    )
+    return await _preferences(request, session, current, error=error, notice=notice)

@@ -18,6 +18,7 @@ from app.status import repository
 from app.status.public.feeds import FeedFormat, feed_entries, render_feed
 from app.status.public.page import (
     Version,
+    follow_controls,
     render_json,
     render_message,
     render_page,
@@ -80,6 +81,9 @@ async def status_page(request: Request, viewer: StatusViewer, settings: AppSetti
         render=render,
         media_type="text/html; charset=utf-8",
         zone=zone,
+        personal=None
+        if viewer.user is None
+        else follow_controls(csrf=viewer.csrf, follows=viewer.follows),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -65,6 +66,36 @@ class Rendered:
 
 
 @dataclass(frozen=True, slots=True)
+class Personal:
+    """What one reader's copy adds to the shared rendering, applied after the cache.
+
+    The rendering stays shared by every reader of an audience (one render per change,
+    however many refresh); `apply` fills in the few per-person bits, and `key` (what they
+    depend on) goes into that reader's ETag so a 304 is never given for a stale copy.
+    """
+
+    key: str
+    apply: Callable[[bytes], bytes]
+
+
+FOLLOW_SLOT = re.compile(rb"<!--sd-follow:([a-z0-9_-]+)-->")
+
+
+def follow_controls(*, csrf: str | None, follows: frozenset[str]) -> Personal:
+    """Follow / Unfollow buttons on each service for a browser session; nothing otherwise."""
+    if csrf is None:
+        return Personal("", lambda body: FOLLOW_SLOT.sub(b"", body))
+    control = TEMPLATES.get_template("follow.html")
+
+    def fill(match: re.Match[bytes]) -> bytes:
+        slug = match.group(1).decode()
+        return control.render(slug=slug, following=slug in follows, csrf=csrf).encode()
+
+    key = hashlib.sha256(f"{csrf}|{','.join(sorted(follows))}".encode()).hexdigest()
+    return Personal(key, lambda body: FOLLOW_SLOT.sub(fill, body))
+
+
+@dataclass(frozen=True, slots=True)
 class Version:
     """What a rendering depends on, read once per request."""
 
@@ -72,6 +103,10 @@ class Version:
     day: str
     last_modified: datetime
     now: datetime
+    # When the revision last moved, to the microsecond: part of every key, so a counter
+    # that starts over (a database restored from an older backup, or emptied) can never
+    # match a rendering cached under the same number before.
+    changed_at: str = ""
 
     @classmethod
     async def current(cls, state: State) -> Version:
@@ -79,10 +114,11 @@ class Version:
         now = utcnow()
         midnight = datetime(now.year, now.month, now.day, tzinfo=UTC)
         changed = max(changed_at or midnight, midnight).replace(microsecond=0)
-        return cls(revision, now.date().isoformat(), changed, now)
+        stamp = changed_at.isoformat() if changed_at is not None else ""
+        return cls(revision, now.date().isoformat(), changed, now, stamp)
 
     def etag(self, what: str, audience: str, zone: str | None = None) -> str:
-        key = f"{what}|{audience}|{self.revision}|{self.day}"
+        key = f"{what}|{audience}|{self.revision}|{self.changed_at}|{self.day}"
         if zone is not None:
             # A rendering in the reader's zone is another rendering, and its day history
             # moves on at the reader's midnight.
@@ -158,6 +194,7 @@ async def respond(
     render: Callable[[], Awaitable[bytes]],
     media_type: str,
     zone: str | None = None,
+    personal: Personal | None = None,
 ) -> Response:
     """A cached rendering as a response, or a 304 when the client's copy is current.
 
@@ -165,7 +202,10 @@ async def respond(
     the ETag (and so of the render cache's key), and only the ETag can then tell a copy is
     current: a reader who changed zone has a copy as recent as the status, in the old one.
     """
-    etag = version.etag(what, audience, zone)
+    shared = version.etag(what, audience, zone)
+    etag = shared
+    if personal is not None:
+        etag = f'"{hashlib.sha256(f"{shared}|{personal.key}".encode()).hexdigest()[:24]}"'
     headers = {
         "ETag": etag,
         "Last-Modified": format_datetime(version.last_modified, usegmt=True),
@@ -178,10 +218,11 @@ async def respond(
         return Response(status_code=304, headers=headers)
 
     async def _render() -> Rendered:
-        return Rendered(await render(), etag, version.last_modified, media_type)
+        return Rendered(await render(), shared, version.last_modified, media_type)
 
-    rendered = await cache_of(request).get(etag, _render)
-    return Response(rendered.body, media_type=media_type, headers=headers)
+    rendered = await cache_of(request).get(shared, _render)
+    body = rendered.body if personal is None else personal.apply(rendered.body)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def render_page(

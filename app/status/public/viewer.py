@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import sessions
 from app.auth.service import authenticate_token
 from app.db import unit_of_work
+from app.followers import repository as followers_repository
 from app.kit.errors import NotAuthenticated
 from app.kit.secrets import hash_token
 from app.models import User
@@ -37,6 +38,11 @@ class Viewer:
     user: User | None
     # The zone a signed-in reader reads times in (their preferences); UTC for the public.
     timezone: str = "UTC"
+    # A browser session's CSRF token: its reader gets Follow / Unfollow buttons (a script
+    # with a bearer token follows through the API instead).
+    csrf: str | None = None
+    # The services this reader follows (read only for a browser session).
+    follows: frozenset[str] = frozenset()
 
     @property
     def audience(self) -> ViewerAudience:
@@ -65,12 +71,18 @@ async def get_viewer(request: Request) -> Viewer:
             user = await authenticate_token(session, token.strip())
             if user is None:
                 raise NotAuthenticated("invalid or revoked token")
-        else:
-            found = await sessions.lookup(session, cookie or "")
-            if found is None:
-                return Viewer(None)
-            user = found[0]
-        return Viewer(user, await display_timezone(session, user_id=user.id))
+            return Viewer(user, await display_timezone(session, user_id=user.id))
+        found = await sessions.lookup(session, cookie or "")
+        if found is None:
+            return Viewer(None)
+        user, web_session = found
+        follows = await followers_repository.followed_services(session, user.id)
+        return Viewer(
+            user,
+            await display_timezone(session, user_id=user.id),
+            csrf=web_session.csrf_token,
+            follows=frozenset(follow.service_slug for follow in follows),
+        )
 
 
 async def get_feed_viewer(
