@@ -1,4 +1,4 @@
-"""The `socialdesk` command: serve, demo, migrate, worker, users, connectors, policy."""
+"""The `socialdesk` command: serve, demo, migrate, worker, mail-in, users, connectors, policy."""
 
 from __future__ import annotations
 
@@ -98,6 +98,39 @@ def cmd_worker(_args: argparse.Namespace, settings: Settings) -> None:
             loop.add_signal_handler(sig, runtime.stop)
         runtime.start_workers()
         logging.getLogger("socialdesk").info("worker started; Ctrl-C or SIGTERM stops it")
+        await runtime.wait()
+        await runtime.close()
+
+    asyncio.run(_run())
+
+
+def cmd_mail_in(args: argparse.Namespace, settings: Settings) -> None:
+    from app.runtime import Runtime
+
+    if not settings.reply_domain:
+        raise CliError("set SOCIALDESK_REPLY_DOMAIN to the domain replies are sent to")
+    if not settings.redis_url:
+        # A chat message stored here would reach nobody's open chat page: the API process
+        # hears of it only through the shared bus.
+        raise CliError(
+            "mail-in runs apart from the API, so live chat needs SOCIALDESK_REDIS_URL; "
+            "on one machine without Redis set SOCIALDESK_MAIL_IN_LISTEN=host:port for `serve`"
+        )
+
+    async def _run() -> None:
+        await check_database(settings)
+        try:
+            runtime = await Runtime.open(settings)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from exc
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, runtime.stop)
+        try:
+            await runtime.start_mail_listener(args.host, args.port)
+        except OSError as exc:
+            await runtime.close()
+            raise CliError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
         await runtime.wait()
         await runtime.close()
 
@@ -214,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
     sub.add_parser("worker", help="sync and delivery workers only").set_defaults(func=cmd_worker)
+
+    mail_in = sub.add_parser("mail-in", help="SMTP listener for replies by e-mail")
+    mail_in.add_argument("--host", default="127.0.0.1")
+    mail_in.add_argument("--port", type=int, default=2525)
+    mail_in.set_defaults(func=cmd_mail_in)
 
     users = sub.add_parser("users").add_subparsers(dest="users_command", required=True)
     create = users.add_parser("create", help="create a user and print its API token")

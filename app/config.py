@@ -32,6 +32,19 @@ class Settings(BaseSettings):
     # Stored policy decisions (the admin's explain) older than this many days are deleted
     # by a background pass, except those pending work still needs (app/policy/retention.py).
     decision_retention_days: int = Field(default=180, ge=1)
+    # Replies by e-mail (app/mailin): ticket mails get a signed Reply-To at this domain
+    # (unset: no Reply-To, and mail-in refuses everything). Its MX, or a forward, must
+    # bring mail for `reply+...@<domain>` to `socialdesk mail-in` or to the IMAP mailbox.
+    reply_domain: str | None = None
+    reply_ttl_days: int = Field(default=90, ge=1)
+    # Larger mails are refused at the SMTP listener (SIZE) and skipped in the mailbox.
+    mail_in_max_bytes: int = Field(default=10_000_000, ge=1024)
+    # `imaps://user:password@host[:port]/Folder` (or `imap://`, plain, for a local server):
+    # workers read replies from this mailbox, with IDLE where the server offers it.
+    imap_url: SecretStr | None = None
+    # `host:port`: `serve` (with its workers) also runs the SMTP listener for replies, the
+    # single-process shape; split deployments run `socialdesk mail-in` instead.
+    mail_in_listen: str | None = Field(default=None, pattern=r"^[^:]*:[0-9]{1,5}$")
 
     @field_validator("database_url")
     @classmethod

@@ -70,6 +70,9 @@ def create_app(
         attach(app, owned)
         if run_workers:
             owned.start_workers()
+            if settings.mail_in_listen:  # the embedded shape: replies by SMTP into this process
+                host, _, port = settings.mail_in_listen.rpartition(":")
+                await owned.start_mail_listener(host or "127.0.0.1", int(port))
         try:
             yield
         finally:

@@ -15,6 +15,10 @@ from app.chat.writeback import WritebackWorker
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.kit.secrets import SecretBox
+from app.mailin.addresses import reply_addresses
+from app.mailin.imap import ImapPoller, Mailbox
+from app.mailin.intake import MailIntake
+from app.mailin.smtp import start_listener
 from app.outbox.worker import build_relay
 from app.policy.operations.retention import DecisionPruner
 from app.realtime.bus import Bus, create_bus
@@ -37,6 +41,7 @@ class Runtime:
     http: httpx.AsyncClient
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _servers: list[asyncio.Server] = field(default_factory=list)
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -85,6 +90,31 @@ class Runtime:
         )
         self._tasks.append(asyncio.create_task(pruner.run(self._stop), name="decision-retention"))
 
+        # mail-in (issue 16): replies read from a mailbox, when one is configured.
+        intake = self.mail_intake()
+        if intake is not None and self.settings.imap_url is not None:
+            mailbox = Mailbox.from_url(self.settings.imap_url.get_secret_value())
+            poller = ImapPoller(intake, mailbox)
+            self._tasks.append(asyncio.create_task(poller.run(self._stop), name="mail-in-imap"))
+
+    def mail_intake(self) -> MailIntake | None:
+        """Where replies by e-mail go in; None when SOCIALDESK_REPLY_DOMAIN is unset."""
+        addresses = reply_addresses(self.settings)
+        if addresses is None:
+            return None
+        return MailIntake(
+            self.sessionmaker, self.bus, addresses, max_bytes=self.settings.mail_in_max_bytes
+        )
+
+    async def start_mail_listener(self, host: str, port: int) -> asyncio.Server:
+        """The SMTP listener for replies, closed with the runtime."""
+        intake = self.mail_intake()
+        if intake is None:
+            raise RuntimeError("set SOCIALDESK_REPLY_DOMAIN to the domain replies are sent to")
+        server = await start_listener(intake, host, port)
+        self._servers.append(server)
+        return server
+
     async def wait(self) -> None:
         await self._stop.wait()
 
@@ -93,6 +123,9 @@ class Runtime:
 
     async def close(self) -> None:
         self._stop.set()
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
         if self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*self._tasks), timeout=10)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.secrets import SecretBox
 from app.kit.signing import Signer
+from app.mailin.addresses import ReplyAddresses
 from app.metrics.surveys import survey_link
 from app.models import Delivery, NotificationDestination, Role, Ticket, User
 from app.notifications import repository
@@ -56,6 +57,8 @@ class ComposeSettings:
     survey: Signer | None = None
     # The active policy's internal domains and custom patterns (read once per pass).
     redaction: RedactionSettings = field(default_factory=RedactionSettings)
+    # Signs the Reply-To of ticket mails (None: SOCIALDESK_REPLY_DOMAIN unset, no Reply-To).
+    replies: ReplyAddresses | None = None
 
 
 @dataclass
@@ -252,6 +255,18 @@ def _message(
             user_id=user.id,
             now=now,
         )
+    reply_public = all(section.visibility == "public" for section in sections)
+    reply_to = None
+    if (
+        row.channel == "email"
+        and settings.replies is not None
+        and ticket is not None
+        and not row.payload.get("digest")
+        and survey_key is None
+    ):
+        reply_to = settings.replies.address(
+            ticket_id=ticket.id, user_id=user.id, public=reply_public, now=now
+        )
     return OutboundMessage(
         delivery_id=row.id,
         idempotency_key=row.idempotency_key,
@@ -267,6 +282,8 @@ def _message(
         ticket_id=ticket.id if ticket else None,
         target=target,
         unsubscribe_url=_unsubscribe_url(user, settings, now) if row.channel == "email" else None,
+        reply_to=reply_to,
+        reply_public=reply_public,
         digest=bool(row.payload.get("digest")),
     )
 

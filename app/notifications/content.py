@@ -65,6 +65,10 @@ class OutboundMessage:
     ticket_id: int | None = None
     target: Target | None = None
     unsubscribe_url: str | None = None
+    # A signed reply address (app.mailin.addresses): answering the mail answers on the
+    # ticket; `reply_public` says whether that answer is public (told in the mail).
+    reply_to: str | None = None
+    reply_public: bool = False
     digest: bool = False
     document: Mapping[str, Any] | None = None
 
@@ -95,7 +99,18 @@ def render_text(message: OutboundMessage, *, with_link: bool = True) -> str:
     text = "\n\n---\n\n".join(blocks)
     if message.link and with_link:
         text += f"\n\nOpen: {message.link}"
+    if message.reply_to:
+        text += f"\n\n{reply_hint(message)}"
     return text
+
+
+def reply_hint(message: OutboundMessage) -> str:
+    """What answering this mail does, said before anyone answers."""
+    if message.recipient_role not in ("agent", "admin"):
+        return "Reply to this e-mail to answer on the ticket."
+    if message.reply_public:
+        return "Reply to this e-mail to answer on the ticket: your reply is public."
+    return "Reply to this e-mail to add an internal note (agents only) to the ticket."
 
 
 _HTML = Environment(autoescape=True, keep_trailing_newline=True).from_string(
@@ -109,6 +124,7 @@ _HTML = Environment(autoescape=True, keep_trailing_newline=True).from_string(
 </div>
 {% endfor %}
 {% if m.link %}<p><a href="{{ m.link }}">Open the ticket</a></p>{% endif %}
+{% if m.reply_to %}<p>{{ hint }}</p>{% endif %}
 {% if m.unsubscribe_url %}<p style="font-size: .8em; color: #667">
 You get this because you follow this ticket or service.
 <a href="{{ m.unsubscribe_url }}">Stop these e-mails</a>.</p>{% endif %}
@@ -119,4 +135,4 @@ You get this because you follow this ticket or service.
 
 def render_html(message: OutboundMessage) -> str:
     """The HTML body (autoescaped: ticket text never becomes markup)."""
-    return _HTML.render(m=message)
+    return _HTML.render(m=message, hint=reply_hint(message) if message.reply_to else "")

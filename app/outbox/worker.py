@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.kit.secrets import SecretBox
 from app.kit.signing import Signer
+from app.mailin.addresses import reply_addresses
 from app.metrics.surveys import PURPOSE as SURVEY_PURPOSE
 from app.notifications.channels import Channel
 from app.notifications.channels.apprise_urls import AppriseChannel
@@ -49,6 +50,7 @@ def build_relay(
         box=box,
         unsubscribe=Signer(settings.require_secret_key(), UNSUBSCRIBE_PURPOSE),
         survey=Signer(settings.require_secret_key(), SURVEY_PURPOSE),
+        replies=reply_addresses(settings),
     )
     return Relay(
         sessionmaker,

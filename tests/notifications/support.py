@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.kit.clock import utcnow
 from app.kit.secrets import SecretBox
 from app.kit.signing import Signer
+from app.mailin.addresses import ReplyAddresses
 from app.metrics.surveys import PURPOSE as SURVEY_PURPOSE
 from app.models import Delivery, InboxItem, NotificationDestination, Ticket
 from app.notifications.channels import Channel
@@ -124,12 +125,13 @@ async def add_destination(
     return dest
 
 
-def compose_settings() -> ComposeSettings:
+def compose_settings(replies: ReplyAddresses | None = None) -> ComposeSettings:
     return ComposeSettings(
         base_url=BASE_URL,
         box=SecretBox(TEST_SECRET_KEY),
         unsubscribe=Signer(TEST_SECRET_KEY, UNSUBSCRIBE_PURPOSE),
         survey=Signer(TEST_SECRET_KEY, SURVEY_PURPOSE),
+        replies=replies,
     )
 
 
@@ -142,6 +144,7 @@ def make_relay(
     clock: Callable[[], datetime] = utcnow,
     settings: RelaySettings | None = None,
     allow_private_destinations: bool = False,
+    replies: ReplyAddresses | None = None,
 ) -> Relay:
     """Every channel; webhooks and Apprise URLs reach the loopback receivers only when
     `allow_private_destinations` (the setting of that name) is on."""
@@ -153,7 +156,12 @@ def make_relay(
         "apprise": AppriseChannel(timeout=5, allow_private=allow),
     }
     return Relay(
-        sessionmaker, channels, compose_settings(), settings=settings, clock=clock, owner="test"
+        sessionmaker,
+        channels,
+        compose_settings(replies),
+        settings=settings,
+        clock=clock,
+        owner="test",
     )
 
 

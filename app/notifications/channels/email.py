@@ -59,6 +59,8 @@ def build_email(message: OutboundMessage, *, sender: str, domain: str) -> MIMEMu
     mail["Date"] = format_datetime(utcnow())
     mail["Message-ID"] = message_id(message.idempotency_key, domain)
     mail["Auto-Submitted"] = "auto-generated"
+    if message.reply_to:
+        mail["Reply-To"] = message.reply_to
     mail["X-Socialdesk-Delivery"] = message.idempotency_key.encode("ascii", "replace").decode()
     if message.unsubscribe_url:
         mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"

@@ -1,0 +1,90 @@
+"""A reply by e-mail becomes a chat message, through the same path as one typed in the browser.
+
+Nothing is stored for a refused mail, and the reason is logged: a sender who is not the
+recipient the address was made for (a forwarded mail), a forged or expired address, a mail
+no person wrote (auto-replies and bounces are answered by nothing, so no mail loops), an
+oversized mail, or one with no new text. The same mail delivered twice (same Message-ID,
+same sender) is stored once: the Message-ID is the message's idempotency key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.chat.limits import MAX_BODY_CHARS
+from app.chat.service import NewMessage, do_post_message
+from app.kit.errors import AppError
+from app.mailin.addresses import BadReplyAddress, ReplyAddresses
+from app.mailin.parsing import parse_mail
+from app.models import User
+from app.realtime.bus import Bus
+
+log = logging.getLogger(__name__)
+_CUT = "\n\n[…] (the rest of this reply is in the e-mail)"
+
+
+@dataclass(frozen=True, slots=True)
+class MailOutcome:
+    """What became of one mail: the chat message it made, or why it was refused."""
+
+    refused: str | None = None
+    ticket_id: int | None = None
+    chat_message_id: int | None = None
+    created: bool = False  # False for a mail already stored (delivered twice)
+
+
+async def do_accept_reply(
+    session: AsyncSession,
+    raw: bytes,
+    *,
+    addresses: ReplyAddresses,
+    bus: Bus,
+    max_bytes: int,
+    now: datetime,
+    envelope_sender: str | None = None,
+    envelope_recipients: tuple[str, ...] = (),
+) -> MailOutcome:
+    """Store the reply in `raw` as a chat message, or say why not (nothing is stored then)."""
+    if len(raw) > max_bytes:
+        return MailOutcome(refused=f"larger than the limit of {max_bytes} bytes")
+    mail = parse_mail(raw, envelope_sender=envelope_sender, envelope_recipients=envelope_recipients)
+    if mail.automatic is not None:
+        return MailOutcome(refused=f"not written by a person: {mail.automatic}")
+    try:
+        claims = addresses.find(mail.recipients, now=now)
+    except BadReplyAddress as exc:
+        return MailOutcome(refused=str(exc))
+    if claims is None:
+        return MailOutcome(refused="not addressed to a reply address")
+    user = await session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        return MailOutcome(refused="the address's recipient no longer exists or is inactive")
+    if mail.sender != user.email.lower():
+        return MailOutcome(
+            refused=f"sent by {mail.sender or 'nobody'}, not by the recipient the address "
+            "was made for (a forwarded mail?)"
+        )
+    body = mail.text
+    if not body:
+        return MailOutcome(refused="no new text above the quoted mail")
+    if len(body) > MAX_BODY_CHARS:
+        body = body[: MAX_BODY_CHARS - len(_CUT)] + _CUT
+    # An end user's reply is public; staff answering a public mail answer in public,
+    # anything else they send by mail is an internal note.
+    visibility = "public" if claims.public or not user.role.is_staff else "internal"
+    identity = mail.message_id or hashlib.sha256(raw).hexdigest()
+    key = "email:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+    post = NewMessage(user, claims.ticket_id, body, visibility, key)
+    try:
+        outcome = await do_post_message(session, post, bus=bus)
+    except AppError as exc:  # the ticket is gone, or no longer this person's to see
+        return MailOutcome(refused=f"the ticket refused it: {exc.message}")
+    assert outcome.message is not None
+    return MailOutcome(
+        ticket_id=claims.ticket_id, chat_message_id=outcome.message.id, created=outcome.created
+    )
