@@ -11,7 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from app.cli_support import CliError, check_database, key_values
+from app.cli_support import CliError, check_database, key_values, require_shared_bus
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker, unit_of_work
 from app.policy.operations.cli import add_policy_parser  # the policy domain owns its commands
@@ -30,6 +30,8 @@ def _serve(settings: Settings, host: str, port: int, workers: bool) -> None:
     from app.kit.gc_tuning import tune_for_server
     from app.main import create_app
 
+    if not workers:
+        require_shared_bus(settings, "serve --no-workers")
     asyncio.run(check_database(settings))
     try:
         settings.require_secret_key()
@@ -87,6 +89,8 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> None:
 def cmd_worker(_args: argparse.Namespace, settings: Settings) -> None:
     from app.runtime import Runtime
 
+    require_shared_bus(settings, "worker")
+
     async def _run() -> None:
         await check_database(settings)
         try:
@@ -113,7 +117,7 @@ def cmd_mail_in(args: argparse.Namespace, settings: Settings) -> None:
         # A chat message stored here would reach nobody's open chat page: the API process
         # hears of it only through the shared bus.
         raise CliError(
-            "mail-in runs apart from the API, so live chat needs SOCIALDESK_REDIS_URL; "
+            "`mail-in` runs apart from the API, so live chat needs SOCIALDESK_REDIS_URL; "
             "on one machine without Redis set SOCIALDESK_MAIL_IN_LISTEN=host:port for `serve`"
         )
 

@@ -43,3 +43,17 @@ async def check_database(settings: Settings) -> None:
         ) from exc
     finally:
         await engine.dispose()
+
+
+def require_shared_bus(settings: Settings, command: str) -> None:
+    """Refuse a split process without Redis: its live events would reach no one.
+
+    The in-process bus connects only what runs in one process; an API replica without
+    workers would never hear of synced tickets or deliveries, and a worker's pushes would
+    reach no socket. Silently losing them is worse than not starting.
+    """
+    if not settings.redis_url:
+        raise CliError(
+            f"`{command}` runs apart from the other processes, so live events need "
+            "SOCIALDESK_REDIS_URL (or run `socialdesk serve` with its workers, one process)"
+        )

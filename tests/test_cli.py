@@ -18,6 +18,8 @@ import pytest
 from app.config import Settings
 from tests.conftest import TEST_SECRET_KEY
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALDESK_")}
@@ -129,7 +131,7 @@ def test_serve_stops_cleanly_on_sigterm(server: tuple[str, subprocess.Popen[str]
 def test_worker_starts_and_stops_cleanly(settings: Settings) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "worker"],
-        env=_env(settings, SOCIALDESK_LOG_LEVEL="info"),
+        env=_env(settings, SOCIALDESK_LOG_LEVEL="info", SOCIALDESK_REDIS_URL=REDIS_URL),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -144,7 +146,11 @@ def test_worker_starts_and_stops_cleanly(settings: Settings) -> None:
 
 
 def test_an_unreachable_database_is_one_line_and_a_nonzero_exit(settings: Settings) -> None:
-    env = _env(settings, SOCIALDESK_DATABASE_URL="postgresql://sd:pw@127.0.0.1:1/nowhere")
+    env = _env(
+        settings,
+        SOCIALDESK_DATABASE_URL="postgresql://sd:pw@127.0.0.1:1/nowhere",
+        SOCIALDESK_REDIS_URL=REDIS_URL,
+    )
     for command in (["migrate"], ["serve", "--port", "1"], ["worker"]):
         result = _run(command, env)
         assert result.returncode == 2
@@ -153,6 +159,16 @@ def test_an_unreachable_database_is_one_line_and_a_nonzero_exit(settings: Settin
         assert "SOCIALDESK_DATABASE_URL" in lines[0]
         assert "Traceback" not in result.stderr
         assert ":pw@" not in lines[0]
+
+
+def test_split_processes_without_redis_refuse_to_start_in_one_line(settings: Settings) -> None:
+    # Each would run with its own in-process bus and silently lose every live event.
+    for command in (["worker"], ["serve", "--no-workers", "--port", "1"]):
+        result = _run(command, _env(settings))
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "SOCIALDESK_REDIS_URL" in lines[0]
 
 
 def test_unknown_connector_kind_lists_the_known_ones(settings: Settings) -> None:

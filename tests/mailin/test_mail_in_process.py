@@ -20,9 +20,8 @@ from app.models import ChatMessage
 from app.realtime.bus import create_bus
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import create_ticket, create_user
-from tests.test_cli import _env, _run
+from tests.test_cli import REDIS_URL, _env, _run
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 DOMAIN = "reply.desk.example"
 
 

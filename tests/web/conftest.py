@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.models import Role
 from tests.factories import create_user
-from tests.test_cli import _env, _free_port, _wait_healthy
+from tests.test_cli import REDIS_URL, _env, _free_port, _wait_healthy
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
@@ -26,7 +26,7 @@ def web_server(settings: Settings) -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port), "--no-workers"],
-        env=_env(settings),
+        env=_env(settings, SOCIALDESK_REDIS_URL=REDIS_URL),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
