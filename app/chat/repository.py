@@ -191,13 +191,15 @@ async def changed_messages(
 
 
 async def next_revision(session: AsyncSession, ticket_id: int) -> tuple[int, int]:
-    """The number of the next change and the ticket's latest message id.
+    """The number of the ticket's next change and its latest message id.
 
-    Only under the chat write lock (`service._lock_chat_writes`): numbers, like message
-    ids, must become visible in the order they are given.
+    Only under the ticket's chat write lock (`service._lock_chat_writes`): numbers, like
+    message ids, must become visible in the order they are given within the ticket.
     """
     stmt = select(
-        select(func.coalesce(func.max(ChatMessage.revision), 0)).scalar_subquery(),
+        select(func.coalesce(func.max(ChatMessage.revision), 0))
+        .where(ChatMessage.ticket_id == ticket_id)
+        .scalar_subquery(),
         select(func.max(ChatMessage.id))
         .where(ChatMessage.ticket_id == ticket_id)
         .scalar_subquery(),

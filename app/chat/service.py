@@ -6,7 +6,7 @@ write-back scheduling; next: the communications policy).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,8 @@ from app.realtime.bus import Bus
 from app.tickets import repository as tickets_repository
 from app.tickets.service import check_ticket_visible
 
-# Any constant works; it only has to be the same in every process of the deployment.
+# The upper half of every ticket's chat write lock key (the ticket id is the lower half):
+# any constant works; it only has to be the same in every process of the deployment.
 CHAT_WRITE_LOCK = 0x63686174
 KNOWN_TICKETS_MAX = 100_000
 
@@ -128,12 +129,28 @@ async def check_message_editable(
     return row
 
 
-async def _lock_chat_writes(session: AsyncSession) -> None:
-    # Ids must become visible in increasing order, or a client resuming `since` an id
-    # could skip a message committed later with a smaller id. SQLite has one writer;
-    # PostgreSQL needs this lock (held to commit, once per batch).
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAT_WRITE_LOCK})
+async def _lock_chat_writes(session: AsyncSession, ticket_ids: Iterable[int]) -> None:
+    """Serialise chat writes per ticket, held to commit.
+
+    Clients resume a conversation from the last id (and change number) they saw, so within
+    a ticket ids must become visible in increasing order: a message committed later with a
+    smaller id would be skipped. Other tickets do not matter to that reader, so writes to
+    different tickets run in parallel (on PostgreSQL; SQLite has one writer anyway). Locks
+    are taken in ticket order, so two batches can never wait on each other.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for ticket_id in sorted(set(ticket_ids)):
+        key = (CHAT_WRITE_LOCK << 32) | (ticket_id & 0xFFFFFFFF)  # a collision only waits
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+async def _lock_message_ticket(session: AsyncSession, message_id: int) -> None:
+    """The write lock of the ticket a message is on (a message never changes ticket)."""
+    stmt = select(ChatMessage.ticket_id).where(ChatMessage.id == message_id)
+    ticket_id = (await session.execute(stmt)).scalar_one_or_none()
+    if ticket_id is not None:  # a missing message is reported by the caller's own check
+        await _lock_chat_writes(session, [ticket_id])
 
 
 async def _postable(
@@ -237,7 +254,7 @@ async def do_post_messages(
 
     `known_tickets` is a cache of ticket -> connector the caller keeps between calls.
     """
-    await _lock_chat_writes(session)
+    await _lock_chat_writes(session, (post.ticket_id for post in posts))
     allowed, connectors = await _postable(session, posts, known_tickets)
     fresh: dict[tuple[int, str], NewChatMessage] = {}
     refused: dict[int, AppError] = {}
@@ -308,7 +325,7 @@ async def do_edit_message(
 ) -> MessageRow:
     """Change a message's body, keeping the old one in the audit trail."""
     check_body(body)
-    await _lock_chat_writes(session)  # first: the message is read as the lock leaves it
+    await _lock_message_ticket(session, message_id)  # first: read as the lock leaves it
     message, author_name = await check_message_editable(session, user=user, message_id=message_id)
     session.add(
         ChatMessageAudit(
@@ -334,7 +351,7 @@ async def do_delete_message(
     session: AsyncSession, *, user: User, message_id: int, bus: Bus
 ) -> ChatMessage:
     """Delete a message: its body moves to the audit trail; its place (id) stays."""
-    await _lock_chat_writes(session)
+    await _lock_message_ticket(session, message_id)
     message, _ = await check_message_editable(session, user=user, message_id=message_id)
     session.add(
         ChatMessageAudit(

@@ -20,7 +20,8 @@ class ChatMessage(IdMixin, Base):
         UniqueConstraint("author_user_id", "client_msg_id"),
         Index("ix_chat_messages_ticket_id_id", "ticket_id", "id"),
         # One number per change, across all tickets (given under the chat write lock).
-        Index("ix_chat_messages_revision", "revision", unique=True),
+        # Changes are numbered per ticket (under that ticket's write lock).
+        Index("ix_chat_messages_ticket_id_revision", "ticket_id", "revision", unique=True),
     )
 
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
