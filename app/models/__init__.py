@@ -4,6 +4,7 @@ from app.models.base import Base
 from app.models.chat import ChatMessage, ChatMessageAudit, ChatReadState, ChatWriteback
 from app.models.connector import ConnectorInstance, ConnectorWrite
 from app.models.follow import ServiceFollow, TicketFollow
+from app.models.lease import WorkerLease
 from app.models.metrics import SlaConfig, Survey
 from app.models.notification import (
     Delivery,
@@ -75,4 +76,5 @@ __all__ = [
     "TicketFollow",
     "User",
     "WebSession",
+    "WorkerLease",
 ]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
 from app.kit.clock import utcnow
+from app.kit.leases import worker_identity
 from app.kit.secrets import SecretBox
 from app.metrics.prometheus import SYNC_EVENTS, SYNC_FAILURES
 from app.models import ConnectorInstance
@@ -31,7 +32,6 @@ from app.sync.lease import (
     acquire_lease,
     hold_lease,
     release_lease,
-    worker_identity,
 )
 from connectors.base import AuthError, ChangePage, ConfigError, ConnectorError, RateLimited
 

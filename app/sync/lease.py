@@ -9,9 +9,6 @@ owner's.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from datetime import timedelta
 
 from sqlalchemy import or_, update
@@ -26,11 +23,6 @@ LEASE = timedelta(seconds=120)
 
 class LeaseLost(Exception):
     """Another worker owns the instance now (this one was too slow or presumed dead)."""
-
-
-def worker_identity() -> str:
-    """Host, process and a random part: two workers in one process are two owners."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 async def acquire_lease(

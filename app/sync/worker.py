@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
 from app.kit.clock import utcnow
+from app.kit.leases import worker_identity
 from app.kit.secrets import SecretBox
 from app.models import ConnectorInstance
 from app.realtime.bus import Bus
 from app.sync.engine import sync_instance
 from app.sync.instances import new_http_client
-from app.sync.lease import LEASE, acquire_lease, release_lease, worker_identity
+from app.sync.lease import LEASE, acquire_lease, release_lease
 
 __all__ = ["LEASE", "SyncWorker", "acquire_lease", "due_instances", "worker_identity"]
 

@@ -32,12 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import unit_of_work
 from app.kit.clock import utcnow
 from app.kit.errors import AppError, NotFound
+from app.kit.leases import worker_identity
 from app.kit.polling import poll_until_stopped
 from app.kit.secrets import SecretBox
 from app.models import ConnectorInstance, ConnectorWrite, Ticket
 from app.sync import instances
 from app.sync.ingest import PENDING_WRITE
-from app.sync.lease import worker_identity
 from connectors.base import Capability, ConnectorError, NotSupported, RateLimited, Visibility
 
 NEEDS = {

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
 from app.kit.clock import utcnow
+from app.kit.leases import take_lease, worker_identity
 from app.kit.polling import poll_until_stopped
 from app.policy import repository
 from app.policy.repository import StillNeeded
@@ -117,7 +118,13 @@ async def prune_decisions(
 
 
 class DecisionPruner:
-    """The worker: one retention pass at start, then one every `every` seconds."""
+    """The worker: one retention pass every `every` seconds in the whole deployment.
+
+    Every worker process runs one; the lease `decision-retention` (held for `every`) lets
+    only one of them run a pass per period, and another takes over when its holder dies.
+    """
+
+    LEASE = "decision-retention"
 
     def __init__(
         self,
@@ -125,13 +132,18 @@ class DecisionPruner:
         *,
         retention_days: int,
         every: float = PASS_EVERY_SECONDS,
+        owner: str | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.retention_days = retention_days
         self.every = every
+        self.owner = owner or worker_identity()
 
     async def run(self, stop: asyncio.Event) -> None:
         async def one_pass() -> None:
+            ttl = timedelta(seconds=self.every)
+            if not await take_lease(self.sessionmaker, self.LEASE, self.owner, ttl):
+                return  # another worker ran this period's pass
             # Always a whole pass (chunked inside), so the loop waits `every` after it.
             await prune_decisions(self.sessionmaker, older_than_days=self.retention_days, stop=stop)
 

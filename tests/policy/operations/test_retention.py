@@ -15,12 +15,14 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.db import unit_of_work
 from app.kit.clock import utcnow
-from app.models import ApprovalRequest, Delivery, PolicyDecision, Role
+from app.kit.leases import take_lease
+from app.models import ApprovalRequest, Delivery, PolicyDecision, Role, WorkerLease
 from app.policy import repository
 from app.policy.operations import retention
 from app.policy.operations.retention import DecisionPruner, decision_keepers, prune_decisions
@@ -200,9 +202,53 @@ async def test_the_worker_honours_the_setting(
         return report
 
     monkeypatch.setattr(retention, "prune_decisions", one_pass_then_stop)
+    # A server started by another test may hold this period's lease in the test database.
+    await session.execute(delete(WorkerLease))
+    await session.commit()
     pruner = DecisionPruner(db, retention_days=settings.decision_retention_days)
     await asyncio.wait_for(pruner.run(stop), timeout=10)
     assert await _left(session, older + younger) == set(younger)
+
+
+async def test_with_several_workers_one_pass_runs_per_period(
+    committed_db: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    passes: list[str] = []
+    real_pass = retention.prune_decisions
+
+    async def counted(*args: Any, **kwargs: Any) -> retention.PruneReport:
+        passes.append("pass")
+        return await real_pass(*args, **kwargs)
+
+    monkeypatch.setattr(retention, "prune_decisions", counted)
+    async with unit_of_work(committed_db) as session:  # no lease left by another test's server
+        await session.execute(delete(WorkerLease))
+    stop = asyncio.Event()
+    workers = [
+        DecisionPruner(committed_db, retention_days=30, every=3600, owner=f"worker-{n}")
+        for n in range(3)
+    ]
+    running = [asyncio.create_task(w.run(stop)) for w in workers]
+    await asyncio.sleep(1.5)  # each has tried its first pass
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*running), timeout=10)
+    assert passes == ["pass"]
+
+
+async def test_a_dead_holders_lease_is_taken_over_when_it_runs_out(
+    committed_db: async_sessionmaker[AsyncSession],
+) -> None:
+    hour = timedelta(hours=1)
+    async with unit_of_work(committed_db) as session:
+        await session.execute(delete(WorkerLease))
+    assert await take_lease(committed_db, "job", "a", hour)
+    assert not await take_lease(committed_db, "job", "b", hour)  # a holds it
+    assert await take_lease(committed_db, "job", "a", hour)  # a renews its own
+    assert await take_lease(committed_db, "other-job", "b", hour)  # names are separate
+    async with unit_of_work(committed_db) as session:  # a dies; its lease runs out
+        await session.execute(update(WorkerLease).values(expires_at=utcnow() - DAY))
+    assert await take_lease(committed_db, "job", "b", hour)
+    assert not await take_lease(committed_db, "job", "a", hour)
 
 
 async def test_explain_while_pending_and_after_the_decision_expired(
