@@ -11,14 +11,18 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.chat.events import ChatNotifier
-from app.chat.writeback import WritebackWorker
+from app.chat.service import CHAT_NOTIFY_QUEUE
+from app.chat.writeback import WRITEBACK_QUEUE, WritebackWorker
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.kit import wakeups
 from app.kit.secrets import SecretBox
 from app.mailin.addresses import reply_addresses
 from app.mailin.imap import ImapPoller, Mailbox
 from app.mailin.intake import MailIntake
 from app.mailin.smtp import start_listener
+from app.outbox.enqueue import OUTBOX_QUEUE
+from app.outbox.relay import RelaySettings
 from app.outbox.worker import build_relay
 from app.policy.operations.retention import DecisionPruner
 from app.realtime.bus import Bus, create_bus
@@ -29,6 +33,9 @@ from app.sync.worker import SyncWorker
 from app.wiring import wire_domains
 
 log = logging.getLogger(__name__)
+# How often a woken loop also looks on its own: for a lost wake-up, and for work that
+# becomes due by time (retries, delayed deliveries, digests).
+SAFETY_POLL_SECONDS = 5.0
 
 
 @dataclass
@@ -42,6 +49,9 @@ class Runtime:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _servers: list[asyncio.Server] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        wakeups.use_bus(self.bus)  # commits in this process wake the workers (any process)
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -60,16 +70,30 @@ class Runtime:
 
     def start_workers(self) -> None:
         """Sync (and later delivery) workers, as tasks of this process."""
+        # Loops sleep until a commit gives them work; the tick is only a safety net.
+        listener = wakeups.WakeListener()
+        self._tasks.append(
+            asyncio.create_task(listener.run(self.bus, self._stop), name="wake-listener")
+        )
         worker = SyncWorker(
             self.sessionmaker, self.bus, self.box, tick=self.settings.sync_tick_seconds
         )
         self._tasks.append(asyncio.create_task(worker.run(self._stop), name="sync-worker"))
         # chat (issue 5): write chat messages back to their tickets, retried with backoff.
-        writeback = WritebackWorker(self.sessionmaker, self.box, self.http)
+        writeback = WritebackWorker(
+            self.sessionmaker,
+            self.box,
+            self.http,
+            tick=SAFETY_POLL_SECONDS,
+            wake=listener.event(WRITEBACK_QUEUE),
+        )
         self._tasks.append(asyncio.create_task(writeback.run(self._stop), name="chat-writeback"))
         # chat.message -> policy decisions -> outbox rows, off the chat write path.
         notifier = ChatNotifier(
-            self.sessionmaker, follow_on_comment=self.settings.follow_on_comment
+            self.sessionmaker,
+            follow_on_comment=self.settings.follow_on_comment,
+            tick=SAFETY_POLL_SECONDS,
+            wake=listener.event(CHAT_NOTIFY_QUEUE),
         )
         mailer = StatusMailer(self.sessionmaker, self.settings)
         self._tasks.append(asyncio.create_task(mailer.run(self._stop), name="status-mailer"))
@@ -82,7 +106,15 @@ class Runtime:
         )
         self._tasks.append(asyncio.create_task(notifier.run(self._stop), name="chat-notifier"))
         # notifications (issue 6): the delivery relay sends the outbox on every channel.
-        relay = build_relay(self.settings, self.sessionmaker, self.bus, self.box, self.http)
+        relay = build_relay(
+            self.settings,
+            self.sessionmaker,
+            self.bus,
+            self.box,
+            self.http,
+            relay_settings=RelaySettings(poll_interval=SAFETY_POLL_SECONDS),
+            wake=lambda: listener.event(OUTBOX_QUEUE),
+        )
         self._tasks.append(asyncio.create_task(relay.run(self._stop), name="delivery-relay"))
         # policy: decisions past the retention period are deleted, in chunks, every hour.
         pruner = DecisionPruner(
@@ -130,6 +162,7 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*self._tasks), timeout=10)
         await self.http.aclose()
+        wakeups.forget_bus(self.bus)
         await self.bus.disconnect()
         if self.engine is not None:
             await self.engine.dispose()

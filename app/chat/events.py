@@ -150,9 +150,11 @@ class ChatNotifier:
         *,
         tick: float = 0.5,
         follow_on_comment: bool = True,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.tick = tick
+        self.wake = wake
         self.follow_on_comment = follow_on_comment
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -160,5 +162,5 @@ class ChatNotifier:
             return await notify_pending(self.sessionmaker, follow_on_comment=self.follow_on_comment)
 
         await poll_until_stopped(
-            stop, one_pass, tick=self.tick, full=BATCH, what="chat notifications"
+            stop, one_pass, tick=self.tick, full=BATCH, what="chat notifications", wake=self.wake
         )

@@ -21,6 +21,7 @@ from app.chat.schemas import ChatMessageEvent
 from app.db import after_commit
 from app.kit.clock import utcnow
 from app.kit.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
+from app.kit.wakeups import wake_after_commit
 from app.models import ChatMessage, ChatMessageAudit, Role, Ticket, User
 from app.realtime.bus import Bus
 from app.tickets import repository as tickets_repository
@@ -30,6 +31,8 @@ from app.tickets.service import check_ticket_visible
 # any constant works; it only has to be the same in every process of the deployment.
 CHAT_WRITE_LOCK = 0x63686174
 KNOWN_TICKETS_MAX = 100_000
+# The wake-up queue of the chat notifier (app.chat.events; app.kit.wakeups).
+CHAT_NOTIFY_QUEUE = "chat-notify"
 
 
 def message_event(message: AnyMessage, connector_id: int) -> ChatMessageEvent:
@@ -274,6 +277,8 @@ async def do_post_messages(
     stored.update(await repository.messages_by_client_ids(session, retried))
     new = sorted((fresh[key] for key in created), key=lambda m: m.id)
     await notify_chat_messages(session, new, connectors)
+    if new:
+        wake_after_commit(session, CHAT_NOTIFY_QUEUE)  # the notifier reacts to them
     names = {p.author.id: p.author.name for p in posts}
     for message in new:
         publish_frame(

@@ -23,6 +23,7 @@ from app.db import unit_of_work
 from app.kit.bulk_insert import BulkInsert
 from app.kit.clock import utcnow
 from app.kit.errors import AppError
+from app.kit.wakeups import wake_after_commit
 from app.models import ChatMessage, ChatWriteback, ConnectorInstance, Ticket, User
 from app.policy.guard.egress import InternalContentLeak, destination_is_internal, guard_egress
 from app.sync import instances
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# The wake-up queue of the chat write-back worker (app.kit.wakeups).
+WRITEBACK_QUEUE = "chat-writeback"
 
 
 _INSERT_WRITEBACKS = BulkInsert(
@@ -83,6 +86,8 @@ async def schedule_writeback(session: AsyncSession, events: Sequence[ChatMessage
         for e in events
     ]
     await _INSERT_WRITEBACKS.run(session, rows)  # one statement (app.kit.bulk_insert)
+    if rows:
+        wake_after_commit(session, WRITEBACK_QUEUE)
 
 
 def _skip_reason(connector: type[Connector], writeback: ChatWriteback) -> str | None:

@@ -30,6 +30,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
+from app.kit.wakeups import wake_after_commit
 from app.models import Delivery
 from app.notifications.repository import destinations_of
 from app.outbox.repository import PENDING, insert_ignoring_conflicts
@@ -42,6 +43,8 @@ _ENQUEUED = frozenset({"send", "delay", "digest"})
 # Events whose delayed notices replace each other (the latest state wins); others pile up.
 _STATE_EVENTS = frozenset({"ticket.status_changed", "ticket.priority_changed"})
 _CHUNK = 500
+# The wake-up queue of the delivery relay (app.kit.wakeups).
+OUTBOX_QUEUE = "outbox"
 
 
 def parse_recipient_key(key: str) -> tuple[int | None, int | None]:
@@ -134,6 +137,8 @@ async def enqueue_deliveries(
             rows.append(_row(event, decision, part, recipient_key, user_id, destination_id,
                              ticket_id, now))  # fmt: skip
     inserted = await insert_ignoring_conflicts(session, Delivery, rows, unique="idempotency_key")
+    if inserted:
+        wake_after_commit(session, OUTBOX_QUEUE)
     delayed = {key: row for row in rows if (key := row["collapse_key"]) is not None}
     new_ids = {idem: row_id for row_id, idem in inserted}
     fresh = [r for r in delayed.values() if r["idempotency_key"] in new_ids]
@@ -266,4 +271,7 @@ async def enqueue_addressed(session: AsyncSession, items: Sequence[Addressed]) -
         }
         for item in items
     ]
-    return len(await insert_ignoring_conflicts(session, Delivery, rows, unique="idempotency_key"))
+    inserted = await insert_ignoring_conflicts(session, Delivery, rows, unique="idempotency_key")
+    if inserted:
+        wake_after_commit(session, OUTBOX_QUEUE)
+    return len(inserted)

@@ -101,6 +101,7 @@ class Relay:
         clock: Callable[[], datetime] = utcnow,
         owner: str | None = None,
         redaction: RedactionSource = shipped_redaction,
+        wake: Callable[[], asyncio.Event] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.channels = channels
@@ -109,6 +110,8 @@ class Relay:
         self.clock = clock
         self.owner = owner or worker_identity()
         self.redaction = redaction
+        # Gives each lane an event set when a commit made outbox rows (app.kit.wakeups).
+        self._wake = wake
 
     async def run(self, stop: asyncio.Event) -> None:
         """Every lane, pass after pass, until `stop` is set."""
@@ -118,12 +121,14 @@ class Relay:
             await asyncio.gather(*(c.close() for c in self.channels.values()))
 
     async def _lane(self, lane: Lane, stop: asyncio.Event) -> None:
+        wake = self._wake() if self._wake is not None else None  # one per lane: each clears its own
         await poll_until_stopped(
             stop,
             lambda: self.run_once(lane),
             tick=self.settings.poll_interval,
             full=self.settings.batch_size,
             what=f"delivery pass over {', '.join(lane)}",
+            wake=wake,
         )
 
     async def drain(self, max_passes: int = 10_000) -> int:
@@ -172,12 +177,23 @@ class Relay:
         return len(ids)
 
     async def _heartbeat(self, ids: list[int]) -> None:
+        """Keep the batch's lease; a failed renewal is logged at once and tried again."""
         every = self.settings.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(every)
-            async with unit_of_work(self.sessionmaker) as session:
-                until = self.clock() + self.settings.lease
-                await repository.extend_lease(session, ids, owner=self.owner, lease_until=until)
+            try:
+                async with unit_of_work(self.sessionmaker) as session:
+                    until = self.clock() + self.settings.lease
+                    await repository.extend_lease(session, ids, owner=self.owner, lease_until=until)
+            except Exception as exc:
+                # Left unrenewed, the lease runs out and another worker may send these
+                # rows too (each carries a stable Message-ID / idempotency key for that).
+                log.warning(
+                    "could not renew the lease of %d outbox rows (%s); retrying in %.0fs",
+                    len(ids),
+                    exc,
+                    every,
+                )
 
     async def _send(self, messages: Sequence[OutboundMessage]) -> dict[int, Outcome]:
         by_channel: dict[str, list[OutboundMessage]] = {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,6 +39,7 @@ def build_relay(
     http: httpx.AsyncClient,
     *,
     relay_settings: RelaySettings | None = None,
+    wake: Callable[[], asyncio.Event] | None = None,
 ) -> Relay:
     """A relay with the in-app, e-mail, webhook, Apprise and status webhook channels."""
     channels: dict[str, Channel] = {
@@ -58,4 +62,5 @@ def build_relay(
         compose_settings,
         settings=relay_settings,
         redaction=active_redaction,
+        wake=wake,
     )

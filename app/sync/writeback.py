@@ -184,11 +184,13 @@ class WriteBackWorkerBase(ABC):
         *,
         tick: float = 1.0,
         batch: int = 20,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.box = box
         self.http = http
         self.tick = tick
+        self.wake = wake
         self.batch = batch
         self.owner = f"{worker_identity()}:{self.owner_tag}"
 
@@ -199,7 +201,12 @@ class WriteBackWorkerBase(ABC):
 
     async def run(self, stop: asyncio.Event) -> None:
         await poll_until_stopped(
-            stop, self.run_once, tick=self.tick, full=self.batch, what=self.loop_label
+            stop,
+            self.run_once,
+            tick=self.tick,
+            full=self.batch,
+            what=self.loop_label,
+            wake=self.wake,
         )
 
     async def run_once(self) -> int:
