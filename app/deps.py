@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import discard_after_commit, run_after_commit
+from app.kit.attempts import AttemptLimits
 from app.realtime.bus import Bus as BusType
 
 
@@ -31,6 +32,15 @@ def get_bus(request: Request) -> BusType:
     return cast(BusType, request.app.state.bus)
 
 
+def get_attempts(request: Request) -> AttemptLimits:
+    return cast(AttemptLimits, request.app.state.runtime.attempts)
+
+
+def client_address(request: Request) -> str:
+    """The client's IP address (uvicorn applies the proxy's X-Forwarded-For)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def get_app_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
@@ -40,3 +50,4 @@ def get_app_settings(request: Request) -> Settings:
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Bus = Annotated[BusType, Depends(get_bus)]
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
+Attempts = Annotated[AttemptLimits, Depends(get_attempts)]

@@ -16,6 +16,7 @@ from app.chat.writeback import WRITEBACK_QUEUE, WritebackWorker
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.kit import wakeups
+from app.kit.attempts import AttemptLimits
 from app.kit.secrets import SecretBox
 from app.mailin.addresses import reply_addresses
 from app.mailin.imap import ImapPoller, Mailbox
@@ -46,6 +47,8 @@ class Runtime:
     bus: Bus
     box: SecretBox
     http: httpx.AsyncClient
+    # Sign-in and subscription allowances, shared through Redis when there is one.
+    attempts: AttemptLimits = field(default_factory=AttemptLimits)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _servers: list[asyncio.Server] = field(default_factory=list)
@@ -66,6 +69,7 @@ class Runtime:
             bus=bus,
             box=SecretBox(settings.require_secret_key()),
             http=new_http_client(),
+            attempts=AttemptLimits(settings.redis_url),
         )
 
     def start_workers(self) -> None:
@@ -163,6 +167,7 @@ class Runtime:
                 await asyncio.wait_for(asyncio.gather(*self._tasks), timeout=10)
         await self.http.aclose()
         wakeups.forget_bus(self.bus)
+        await self.attempts.close()
         await self.bus.disconnect()
         if self.engine is not None:
             await self.engine.dispose()

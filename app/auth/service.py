@@ -7,7 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import repository
 from app.kit.clock import utcnow
 from app.kit.errors import Conflict
-from app.kit.secrets import hash_password, hash_token, new_api_token, verify_password
+from app.kit.secrets import (
+    hash_password_off_loop,
+    hash_token,
+    new_api_token,
+    verify_password_off_loop,
+)
 from app.models import ApiToken, Role, User
 
 
@@ -28,7 +33,7 @@ async def do_create_user(
         email=email,
         name=name.strip(),
         role=role,
-        password_hash=hash_password(password) if password else None,
+        password_hash=await hash_password_off_loop(password) if password else None,
     )
     session.add(user)
     await session.flush()
@@ -56,7 +61,17 @@ async def authenticate_token(session: AsyncSession, token: str) -> User | None:
 
 
 async def authenticate_password(session: AsyncSession, email: str, password: str) -> User | None:
-    user = await repository.get_by_email(session, email)
-    if user is None or not user.is_active or user.password_hash is None:
+    """The active user with this e-mail and password, or None.
+
+    An unknown e-mail, an inactive account and one without a password cost the same hashing
+    work as a wrong password, so the answer's timing does not tell which accounts exist.
+    A hash of an older scheme or weaker parameters is replaced on a successful sign-in.
+    """
+    user = await repository.get_by_email(session, email.strip().lower())
+    stored = user.password_hash if user is not None and user.is_active else None
+    check = await verify_password_off_loop(password, stored)
+    if not check.ok or user is None:
         return None
-    return user if verify_password(password, user.password_hash) else None
+    if check.needs_rehash:
+        user.password_hash = await hash_password_off_loop(password)
+    return user

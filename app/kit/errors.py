@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -71,7 +72,9 @@ _HTTP_CODES = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        if isinstance(exc.details, dict) and "retry_after" in exc.details:
+            headers["Retry-After"] = str(max(1, math.ceil(float(exc.details["retry_after"]))))
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details), exc.status_code, headers=headers
         )

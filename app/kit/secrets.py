@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import secrets
+from dataclasses import dataclass
+from functools import lru_cache
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -48,21 +53,62 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Passwords: argon2id with argon2-cffi's defaults (RFC 9106's second recommended profile:
+# 64 MiB, 3 passes). Hashing is CPU-bound for tens of milliseconds, so the async helpers run
+# it in a thread: on the event loop it would stall every other request meanwhile.
+_ARGON2 = PasswordHasher()
+# Hashes of the first release (scrypt), still verified; replaced at the next sign-in.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
+    return _ARGON2.hash(password)
 
 
-def verify_password(password: str, stored: str) -> bool:
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    ok: bool
+    # The stored hash is of an old scheme or weaker parameters: store `hash_password` anew.
+    needs_rehash: bool = False
+
+
+def verify_password(password: str, stored: str) -> PasswordCheck:
+    if stored.startswith("scrypt$"):
+        return PasswordCheck(_verify_scrypt(password, stored), needs_rehash=True)
     try:
-        scheme, salt_hex, digest_hex = stored.split("$")
+        _ARGON2.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return PasswordCheck(False)
+    return PasswordCheck(True, needs_rehash=_ARGON2.check_needs_rehash(stored))
+
+
+@lru_cache(maxsize=1)
+def _stand_in_hash() -> str:
+    return _ARGON2.hash(secrets.token_urlsafe(16))
+
+
+def spend_password_check(password: str) -> None:
+    """As much work as checking a password, for an e-mail with none: equal answer times."""
+    verify_password(password, _stand_in_hash())
+
+
+async def hash_password_off_loop(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_off_loop(password: str, stored: str | None) -> PasswordCheck:
+    """Check `password` (or spend the same time when there is no `stored` hash)."""
+    if stored is None:
+        await asyncio.to_thread(spend_password_check, password)
+        return PasswordCheck(False)
+    return await asyncio.to_thread(verify_password, password, stored)
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
+    try:
+        _scheme, salt_hex, digest_hex = stored.split("$")
+        salt = bytes.fromhex(salt_hex)
     except ValueError:
         return False
-    if scheme != "scrypt":
-        return False
-    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), dklen=32, **_SCRYPT)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
     return hmac.compare_digest(digest.hex(), digest_hex)

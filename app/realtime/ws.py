@@ -2,7 +2,8 @@
 
 Close codes: 1008 when the socket is not authenticated (token by `?token=`, an
 `Authorization: Bearer` header, or a first frame `{"type": "auth", "token"}`), 1013 for
-a client too far behind (it resumes with `since`), 1011 when the live feed is lost.
+a client too far behind (it resumes with `since`) and for an address with too many failed
+authentications (SOCKET_AUTH_PER_ADDRESS), 1011 when the live feed is lost.
 Every other refusal is an `error` frame and the socket stays usable.
 """
 
@@ -22,6 +23,7 @@ from app.auth.service import authenticate_token
 from app.chat import frames
 from app.chat.socket import HANDLERS, error_for
 from app.db import unit_of_work
+from app.kit.attempts import SOCKET_AUTH_PER_ADDRESS, AttemptLimits, TooManyAttempts
 from app.kit.errors import AppError
 from app.metrics.prometheus import WS_CONNECTIONS
 from app.models import User
@@ -31,6 +33,7 @@ from app.realtime.hub import ChatHub, get_hub
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["realtime"])
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
 
 
 @router.websocket("/ws")
@@ -115,9 +118,17 @@ async def _authenticate(websocket: WebSocket, hub: ChatHub) -> User | None:
             POLICY_VIOLATION, "authentication required: ?token= or a first frame {type: auth}"
         )
         return None
+    attempts: AttemptLimits = websocket.app.state.runtime.attempts
+    address = websocket.client.host if websocket.client is not None else "unknown"
+    try:
+        await attempts.check(SOCKET_AUTH_PER_ADDRESS, address)
+    except TooManyAttempts as exc:
+        await websocket.close(TRY_AGAIN_LATER, f"{exc.message} (retry after {exc.retry_after} s)")
+        return None
     async with unit_of_work(hub.sessionmaker) as session:
         user = await authenticate_token(session, token)
     if user is None:
+        await attempts.record(SOCKET_AUTH_PER_ADDRESS, address)
         await websocket.close(POLICY_VIOLATION, "invalid or revoked token")
     return user
 

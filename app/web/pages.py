@@ -13,9 +13,10 @@ from app.auth.service import authenticate_password
 from app.chat.history import conversation_backlog
 from app.chat.limits import ChatLimits
 from app.chat.receipts import place_receipts, receipts_for
-from app.deps import AppSettings, Session
+from app.deps import AppSettings, Attempts, Session, client_address
 from app.followers import service as followers_service
 from app.followers.audiences import followers_of
+from app.kit.attempts import SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, TooManyAttempts
 from app.kit.errors import NotFound
 from app.models import User
 from app.tickets import repository as tickets_repo
@@ -49,28 +50,44 @@ async def login_form(request: Request, session: Session, next: str | None = None
     return response
 
 
+def _login_refused(
+    request: Request, target: str, status: int, error: str, limited: TooManyAttempts | None = None
+) -> Response:
+    csrf = new_login_csrf()
+    refused = render(
+        request, "login.html", None, status_code=status, csrf=csrf, next=target, error=error
+    )
+    refused.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict")
+    if limited is not None:
+        refused.headers["Retry-After"] = str(limited.retry_after)
+    return refused
+
+
 @router.post("/login", response_model=None)
-async def login(request: Request, session: Session, settings: AppSettings) -> Response:
+async def login(
+    request: Request, session: Session, settings: AppSettings, attempts: Attempts
+) -> Response:
     form = await request.form()
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "")))
     sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    address = client_address(request)
     user = None
+    try:
+        # Failures count per account and per address: guessing is slowed down wherever
+        # it comes from, and one address cannot lock many accounts for long.
+        await attempts.check(SIGN_IN_PER_ACCOUNT, email)
+        await attempts.check(SIGN_IN_PER_ADDRESS, address)
+    except TooManyAttempts as exc:
+        return _login_refused(request, target, 429, f"Too many attempts: {exc.message}.", exc)
     if expected and hmac.compare_digest(sent, expected):
         user = await authenticate_password(session, email, password)
     if user is None:
-        csrf = new_login_csrf()
-        refused = render(
-            request,
-            "login.html",
-            None,
-            status_code=401,
-            csrf=csrf,
-            next=target,
-            error="That e-mail and password do not match. Check both and try again.",
-        )
-        refused.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict")
-        return refused
+        await attempts.record(SIGN_IN_PER_ACCOUNT, email)
+        await attempts.record(SIGN_IN_PER_ADDRESS, address)
+        error = "That e-mail and password do not match. Check both and try again."
+        return _login_refused(request, target, 401, error)
+    await attempts.clear(SIGN_IN_PER_ACCOUNT, email)
     token, _ = await sessions.do_start_session(session, user=user)
     response = RedirectResponse(target, 303)
     response.set_cookie(

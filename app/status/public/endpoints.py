@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.deps import AppSettings, Session
+from app.deps import AppSettings, Attempts, Session, client_address
+from app.kit.attempts import SUBSCRIBE_PER_ADDRESS, SUBSCRIBE_PER_EMAIL, TooManyAttempts
 from app.kit.clock import utcnow
 from app.kit.errors import AppError, InvalidInput
 from app.status import repository
@@ -171,11 +172,17 @@ async def _subscription_request(request: Request) -> tuple[SubscribeIn, bool]:
 
 
 @router.post("/status/subscribe", response_class=Response)
-async def subscribe(request: Request, session: Session, settings: AppSettings) -> Response:
+async def subscribe(
+    request: Request, session: Session, settings: AppSettings, attempts: Attempts
+) -> Response:
     """Ask for e-mail updates on some public services; a confirmation mail follows."""
     message = "If the address can receive mail, a confirmation link is on its way."
     try:
         data, is_form = await _subscription_request(request)
+        # Every request mails a confirmation: bounded per recipient and per sender, or
+        # the form would relay mail bombs to anyone's inbox.
+        await attempts.take(SUBSCRIBE_PER_ADDRESS, client_address(request))
+        await attempts.take(SUBSCRIBE_PER_EMAIL, data.email)
         # A savepoint: a refusal answered with a page (not raised) must leave nothing behind.
         async with session.begin_nested():
             await subscribers.do_request_subscription(
@@ -184,7 +191,10 @@ async def subscribe(request: Request, session: Session, settings: AppSettings) -
     except AppError as exc:
         if request.headers.get("content-type", "").startswith("application/json"):
             raise
-        return render_message("Subscription not saved", exc.message, status_code=exc.status_code)
+        page = render_message("Subscription not saved", exc.message, status_code=exc.status_code)
+        if isinstance(exc, TooManyAttempts):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     if is_form:
         return render_message("Check your inbox", message, status_code=202)
     return JSONResponse({"status": "pending_confirmation", "message": message}, status_code=202)
