@@ -18,7 +18,6 @@ from app.kit.secrets import SecretBox
 from app.outbox.worker import build_relay
 from app.policy.operations.retention import DecisionPruner
 from app.realtime.bus import Bus, create_bus
-from app.status.subscribers.mailer import StatusMailer
 from app.sync.closing import ClosingCommentWorker
 from app.sync.instances import new_http_client
 from app.sync.worker import SyncWorker
@@ -66,8 +65,6 @@ class Runtime:
         notifier = ChatNotifier(
             self.sessionmaker, follow_on_comment=self.settings.follow_on_comment
         )
-        mailer = StatusMailer(self.sessionmaker, self.settings)
-        self._tasks.append(asyncio.create_task(mailer.run(self._stop), name="status-mailer"))
         # status (issue 7): resolving an incident writes a closing comment to linked tickets.
         closing = ClosingCommentWorker(
             self.sessionmaker, self.box, self.http, base_url=self.settings.base_url

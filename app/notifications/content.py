@@ -108,7 +108,8 @@ _HTML = Environment(autoescape=True, keep_trailing_newline=True).from_string(
 {% if s.text %}<p style="white-space: pre-wrap">{{ s.text }}</p>{% endif %}
 </div>
 {% endfor %}
-{% if m.link %}<p><a href="{{ m.link }}">Open the ticket</a></p>{% endif %}
+{% if m.link %}<p><a href="{{ m.link }}">
+{{- "Open the ticket" if m.ticket_id else "Open" }}</a></p>{% endif %}
 {% if m.unsubscribe_url %}<p style="font-size: .8em; color: #667">
 You get this because you follow this ticket or service.
 <a href="{{ m.unsubscribe_url }}">Stop these e-mails</a>.</p>{% endif %}

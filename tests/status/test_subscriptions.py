@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.clock import utcnow
 from app.kit.signing import Signer
-from app.models import StatusOutbound, Subscriber, SubscriberService
+from app.models import Delivery, Subscriber, SubscriberService
 from app.status.subscribers.service import (
     CONFIRM_PURPOSE,
     confirmation_message,
@@ -54,8 +54,8 @@ class TestDoubleOptIn:
         assert await _subscriptions(session, subscriber) == 0
         outbound = await session.scalar(
             select(func.count())
-            .select_from(StatusOutbound)
-            .where(StatusOutbound.subscriber_id == subscriber.id)
+            .select_from(Delivery)
+            .where(Delivery.recipient_key == f"status-subscriber:{subscriber.id}")
         )
         assert outbound == 1
 
