@@ -67,6 +67,8 @@ class OutboundMessage:
     unsubscribe_url: str | None = None
     digest: bool = False
     document: Mapping[str, Any] | None = None
+    # The words of the link ("Open" in the text, "Open the ticket" in HTML, when unset).
+    link_label: str | None = None
 
     @property
     def event_type(self) -> str:
@@ -94,7 +96,7 @@ def render_text(message: OutboundMessage, *, with_link: bool = True) -> str:
         blocks.append(block)
     text = "\n\n---\n\n".join(blocks)
     if message.link and with_link:
-        text += f"\n\nOpen: {message.link}"
+        text += f"\n\n{message.link_label or 'Open'}: {message.link}"
     return text
 
 
@@ -109,7 +111,7 @@ _HTML = Environment(autoescape=True, keep_trailing_newline=True).from_string(
 </div>
 {% endfor %}
 {% if m.link %}<p><a href="{{ m.link }}">
-{{- "Open the ticket" if m.ticket_id else "Open" }}</a></p>{% endif %}
+{{- m.link_label or ("Open the ticket" if m.ticket_id else "Open") }}</a></p>{% endif %}
 {% if m.unsubscribe_url %}<p style="font-size: .8em; color: #667">
 You get this because you follow this ticket or service.
 <a href="{{ m.unsubscribe_url }}">Stop these e-mails</a>.</p>{% endif %}

@@ -151,6 +151,9 @@ async def test_opt_in_and_update_mails_carry_list_headers_and_one_click_unsubscr
     assert_list_headers(confirmation, row.idempotency_key)
     link = re.search(r"http://testserver(/status/subscribe/confirm/\S+)", text_of(confirmation))
     assert link is not None
+    html = confirmation.get_body(preferencelist=("html",))
+    assert html is not None
+    assert f'href="http://testserver{link.group(1)}"' in str(html.get_content())
     assert (await client.get(link.group(1))).status_code == 200
 
     incident = await open_incident(

@@ -31,9 +31,10 @@ from app.status.public.view import release_update
 from app.status.subscribers.outbox import CHANNEL, CONFIRM
 from app.status.subscribers.service import (
     CONFIRM_PURPOSE,
+    CONFIRMATION_SUBJECT,
+    CONFIRMATION_TEXT,
     UNSUBSCRIBE_PURPOSE,
     confirm_url,
-    confirmation_text,
     unsubscribe_url,
 )
 
@@ -115,17 +116,19 @@ def _confirmation(
     signer = settings.signers.get(CONFIRM_PURPOSE)
     if signer is None:
         raise _Unsent("failed", "this relay cannot sign status confirmation links")
-    subject, text = confirmation_text(confirm_url(signer, settings.base_url, subscriber))
     section = Section(
         event_type="status.subscription",
-        heading=subject,
-        text=text,
+        heading=CONFIRMATION_SUBJECT,
+        text=CONFIRMATION_TEXT,
         occurred_at=now,
         visibility="public",
         audience="public",
         may_see_ticket=True,
     )
-    return _message(row, subscriber, subject, section, None, _leave(settings, subscriber))
+    link = (confirm_url(signer, settings.base_url, subscriber), "Confirm your subscription")
+    return _message(
+        row, subscriber, CONFIRMATION_SUBJECT, section, link, _leave(settings, subscriber)
+    )
 
 
 def _update(
@@ -150,7 +153,7 @@ def _update(
         audience="public",
         may_see_ticket=True,
     )
-    page = f"{settings.base_url.rstrip('/')}/status#incident-{incident.id}"
+    page = (f"{settings.base_url.rstrip('/')}/status#incident-{incident.id}", "Status page")
     return _message(row, subscriber, subject, section, page, _leave(settings, subscriber))
 
 
@@ -159,9 +162,10 @@ def _message(
     subscriber: Subscriber,
     subject: str,
     section: Section,
-    link: str | None,
+    link: tuple[str, str],
     leave: str,
 ) -> OutboundMessage:
+    url, label_ = link
     return OutboundMessage(
         delivery_id=row.id,
         idempotency_key=row.idempotency_key,
@@ -173,6 +177,7 @@ def _message(
         destination_internal=False,
         subject=subject,
         sections=(section,),
-        link=link,
+        link=url,
+        link_label=label_,
         unsubscribe_url=leave,
     )

@@ -95,14 +95,12 @@ def unsubscribe_token(secret_key: str, subscriber: Subscriber) -> str:
     return sign_unsubscribe(Signer(secret_key, UNSUBSCRIBE_PURPOSE), subscriber)
 
 
-def confirmation_text(confirm_url: str) -> tuple[str, str]:
-    """Subject and text of the opt-in mail (the mail adds its unsubscribe link below)."""
-    text = (
-        "Someone, hopefully you, asked to receive IT service status updates at this address.\n\n"
-        f"Confirm within 7 days: {confirm_url}\n\n"
-        "Not you? Ignore this mail: nothing is sent to this address without the confirmation."
-    )
-    return "Confirm your IT status subscription", text
+CONFIRMATION_SUBJECT = "Confirm your IT status subscription"
+CONFIRMATION_TEXT = (
+    "Someone, hopefully you, asked to receive IT service status updates at this address. "
+    "Confirm within 7 days with the link below.\n\n"
+    "Not you? Ignore this mail: nothing is sent to this address without the confirmation."
+)
 
 
 def confirm_url(signer: Signer, base_url: str, subscriber: Subscriber) -> str:
@@ -114,11 +112,6 @@ def confirm_url(signer: Signer, base_url: str, subscriber: Subscriber) -> str:
 def unsubscribe_url(signer: Signer, base_url: str, subscriber: Subscriber) -> str:
     """The link of the mails' List-Unsubscribe (a page on GET, one-click on POST)."""
     return f"{base_url.rstrip('/')}/status/unsubscribe/{sign_unsubscribe(signer, subscriber)}"
-
-
-def confirmation_message(secret_key: str, base_url: str, subscriber: Subscriber) -> tuple[str, str]:
-    """Subject and text of the opt-in mail for this subscriber."""
-    return confirmation_text(confirm_url(Signer(secret_key, CONFIRM_PURPOSE), base_url, subscriber))
 
 
 class InvalidLink(AppError):
