@@ -27,7 +27,6 @@ from app.outbox.relay import RelaySettings
 from app.outbox.worker import build_relay
 from app.policy.operations.retention import DecisionPruner
 from app.realtime.bus import Bus, create_bus
-from app.status.subscribers.mailer import StatusMailer
 from app.sync.closing import ClosingCommentWorker
 from app.sync.instances import new_http_client
 from app.sync.worker import SyncWorker
@@ -99,8 +98,6 @@ class Runtime:
             tick=SAFETY_POLL_SECONDS,
             wake=listener.event(CHAT_NOTIFY_QUEUE),
         )
-        mailer = StatusMailer(self.sessionmaker, self.settings)
-        self._tasks.append(asyncio.create_task(mailer.run(self._stop), name="status-mailer"))
         # status (issue 7): resolving an incident writes a closing comment to linked tickets.
         closing = ClosingCommentWorker(
             self.sessionmaker, self.box, self.http, base_url=self.settings.base_url

@@ -26,6 +26,8 @@ from app.policy.decisions.sources import EventScope, register_event_loader
 from app.policy.engine.evaluator import Decision, PolicyEvent
 from app.policy.operations.retention import register_decision_keeper
 from app.status import events as status_events
+from app.status.subscribers.mails import compose_status_mails
+from app.status.subscribers.outbox import CHANNEL as STATUS_EMAIL_CHANNEL
 from app.status.webhooks.enqueue import CHANNEL as STATUS_WEBHOOK_CHANNEL
 from app.status.webhooks.messages import compose_webhooks
 
@@ -57,6 +59,8 @@ def wire_domains() -> None:
     register_event_loader(status_events.EVENT_KEY_PREFIX, status_events.load_status_update_event)
     # Status webhooks: the status domain composes its own outbox rows (published updates).
     register_composer(STATUS_WEBHOOK_CHANNEL, compose_webhooks)
+    # Status e-mail subscribers: confirmations and published public updates, the same way.
+    register_composer(STATUS_EMAIL_CHANNEL, compose_status_mails)
     # Decision retention keeps the decisions of events the outbox has not delivered yet.
     register_decision_keeper("undelivered outbox rows", undelivered)
     # Chat write-back is the default rule (public -> public comment, internal -> internal

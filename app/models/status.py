@@ -197,23 +197,6 @@ class SubscriberService(Base):
     )
 
 
-class StatusOutbound(IdMixin, Base):
-    """A message the status domain asks the notifications channels to send (e.g. opt-in)."""
-
-    __tablename__ = "status_outbound"
-
-    kind: Mapped[str] = mapped_column(String(50))
-    subscriber_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("status_subscribers.id", ondelete="CASCADE"), index=True
-    )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
-    # For kind "status_update": the published update this mail carries.
-    update_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("status_updates.id", ondelete="CASCADE"), default=None
-    )
-
-
 class FeedToken(IdMixin, Base):
     """A user's personal feed token (hashed): employee-level feeds without a bearer header."""
 

@@ -15,7 +15,7 @@ text through the egress guard, refusals reported in `unsent`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -55,6 +55,9 @@ class ComposeSettings:
     unsubscribe: Signer
     # Signs the one-click link of `survey.requested` messages (app.metrics.surveys).
     survey: Signer | None = None
+    # Signers of the links other domains' composers put in their mails, by purpose (the
+    # status subscribers' confirm and unsubscribe links).
+    signers: Mapping[str, Signer] = field(default_factory=dict)
     # The active policy's internal domains and custom patterns (read once per pass).
     redaction: RedactionSettings = field(default_factory=RedactionSettings)
     # Signs the Reply-To of ticket mails (None: SOCIALDESK_REPLY_DOMAIN unset, no Reply-To).

@@ -71,6 +71,8 @@ class OutboundMessage:
     reply_public: bool = False
     digest: bool = False
     document: Mapping[str, Any] | None = None
+    # The words of the link ("Open" in the text, "Open the ticket" in HTML, when unset).
+    link_label: str | None = None
 
     @property
     def event_type(self) -> str:
@@ -98,7 +100,7 @@ def render_text(message: OutboundMessage, *, with_link: bool = True) -> str:
         blocks.append(block)
     text = "\n\n---\n\n".join(blocks)
     if message.link and with_link:
-        text += f"\n\nOpen: {message.link}"
+        text += f"\n\n{message.link_label or 'Open'}: {message.link}"
     if message.reply_to:
         text += f"\n\n{reply_hint(message)}"
     return text
@@ -123,7 +125,8 @@ _HTML = Environment(autoescape=True, keep_trailing_newline=True).from_string(
 {% if s.text %}<p style="white-space: pre-wrap">{{ s.text }}</p>{% endif %}
 </div>
 {% endfor %}
-{% if m.link %}<p><a href="{{ m.link }}">Open the ticket</a></p>{% endif %}
+{% if m.link %}<p><a href="{{ m.link }}">
+{{- m.link_label or ("Open the ticket" if m.ticket_id else "Open") }}</a></p>{% endif %}
 {% if m.reply_to %}<p>{{ hint }}</p>{% endif %}
 {% if m.unsubscribe_url %}<p style="font-size: .8em; color: #667">
 You get this because you follow this ticket or service.

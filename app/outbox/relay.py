@@ -53,7 +53,11 @@ log = logging.getLogger(__name__)
 Lane = tuple[str, ...]
 # Each lane claims and sends on its own, so a slow channel (a webhook timing out, a busy
 # SMTP server) never holds up another (the in-app inbox).
-LANES: tuple[Lane, ...] = (("in_app",), ("email",), ("webhook", "apprise", "status_webhook"))
+LANES: tuple[Lane, ...] = (
+    ("in_app",),
+    ("email", "status_email"),
+    ("webhook", "apprise", "status_webhook"),
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from app.mailin.addresses import reply_addresses
 from app.metrics.surveys import PURPOSE as SURVEY_PURPOSE
 from app.notifications.channels import Channel
 from app.notifications.channels.apprise_urls import AppriseChannel
-from app.notifications.channels.email import EmailChannel
+from app.notifications.channels.email import EmailChannel, StatusEmailChannel
 from app.notifications.channels.in_app import InAppChannel
 from app.notifications.channels.status_webhook import StatusWebhookChannel
 from app.notifications.channels.webhook import WebhookChannel
@@ -24,6 +24,8 @@ from app.outbox.relay import Relay, RelaySettings
 from app.policy.engine.document import RedactionSettings
 from app.policy.service import active_policy
 from app.realtime.bus import Bus
+from app.status.subscribers.service import CONFIRM_PURPOSE as STATUS_CONFIRM
+from app.status.subscribers.service import UNSUBSCRIBE_PURPOSE as STATUS_UNSUBSCRIBE
 
 
 async def active_redaction(session: AsyncSession) -> RedactionSettings:
@@ -41,19 +43,25 @@ def build_relay(
     relay_settings: RelaySettings | None = None,
     wake: Callable[[], asyncio.Event] | None = None,
 ) -> Relay:
-    """A relay with the in-app, e-mail, webhook, Apprise and status webhook channels."""
+    """A relay with the in-app, e-mail, webhook, Apprise, status e-mail and status webhook
+    channels."""
     channels: dict[str, Channel] = {
         "in_app": InAppChannel(sessionmaker, bus),
         "email": EmailChannel(settings.smtp_url, base_url=settings.base_url),
         "webhook": WebhookChannel(http, allow_private=settings.allow_private_destinations),
         "apprise": AppriseChannel(allow_private=settings.allow_private_destinations),
+        "status_email": StatusEmailChannel(settings.smtp_url, base_url=settings.base_url),
         "status_webhook": StatusWebhookChannel(http),
     }
+    secret = settings.require_secret_key()
     compose_settings = ComposeSettings(
         base_url=settings.base_url,
         box=box,
-        unsubscribe=Signer(settings.require_secret_key(), UNSUBSCRIBE_PURPOSE),
-        survey=Signer(settings.require_secret_key(), SURVEY_PURPOSE),
+        unsubscribe=Signer(secret, UNSUBSCRIBE_PURPOSE),
+        survey=Signer(secret, SURVEY_PURPOSE),
+        signers={
+            purpose: Signer(secret, purpose) for purpose in (STATUS_CONFIRM, STATUS_UNSUBSCRIBE)
+        },
         replies=reply_addresses(settings),
     )
     return Relay(

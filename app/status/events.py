@@ -27,19 +27,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import (
-    Incident,
-    Service,
-    StatusOutbound,
-    StatusUpdate,
-    Subscriber,
-    SubscriberService,
-)
+from app.models import Incident, Service, StatusUpdate, Subscriber, SubscriberService
 from app.policy.decisions.notify import notify_event
 from app.policy.decisions.sources import EventScope, SourcedEvent, id_in_key, register_event_source
 from app.policy.engine.evaluator import Actor, PolicyEvent
 from app.status import repository
 from app.status.lifecycle import closes
+from app.status.subscribers.outbox import enqueue_update_mails
 from app.status.webhooks.enqueue import enqueue_webhooks
 
 log = logging.getLogger(__name__)
@@ -136,7 +130,8 @@ async def on_status_update_published(session: AsyncSession, update: StatusUpdate
 async def _mail_subscribers(
     session: AsyncSession, update: StatusUpdate, service_ids: list[int]
 ) -> None:
-    """One outbound mail per confirmed e-mail subscriber of the affected services."""
+    """One outbox row per confirmed e-mail subscriber of the affected services (each at most
+    once: a replay of the publication writes nothing new)."""
     if not service_ids:
         return
     stmt = (
@@ -150,8 +145,4 @@ async def _mail_subscribers(
         )
         .distinct()
     )
-    for subscriber_id in (await session.execute(stmt)).scalars():
-        session.add(
-            StatusOutbound(kind="status_update", subscriber_id=subscriber_id, update_id=update.id)
-        )
-    await session.flush()
+    await enqueue_update_mails(session, update.id, (await session.execute(stmt)).scalars())

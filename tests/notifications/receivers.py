@@ -30,7 +30,19 @@ class SmtpSink:
         self.delay = delay
         # Called with the number of mails received, before the 250 answer goes back.
         self.on_message: Callable[[int], None] | None = None
+        # Recipient address -> the refusal the server answers to RCPT TO ("450 ...").
+        self.refuse: dict[str, str] = {}
+        self.refused: list[str] = []  # every refused RCPT TO, in order
         self._server: asyncio.Server | None = None
+
+    async def handle_RCPT(
+        self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
+    ) -> str:
+        if address in self.refuse:
+            self.refused.append(address)
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         if self.delay:

@@ -91,13 +91,16 @@ def smtp_client(smtp_url: str, *, timeout: float = 30) -> aiosmtplib.SMTP:
 
 class EmailChannel(ChannelBase):
     key: ClassVar[str] = "email"
+    # Who the mails are from: (display name, local part at BASE_URL's domain).
+    sender_name: ClassVar[tuple[str, str]] = ("Socialdesk", "notifications")
 
     def __init__(
         self, smtp_url: str | None, *, base_url: str, pool_size: int = 4, timeout: float = 30
     ) -> None:
         self.smtp_url = smtp_url
         self.domain = sender_domain(base_url)
-        self.sender = formataddr(("Socialdesk", f"notifications@{self.domain}"))
+        name, local = self.sender_name
+        self.sender = formataddr((name, f"{local}@{self.domain}"))
         self.concurrency = pool_size
         self.timeout = timeout
         self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
@@ -123,6 +126,12 @@ class EmailChannel(ChannelBase):
                 await _discard(client)
                 client = self._client()
                 response = await self._send(client, mail)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            # Every recipient refused (one per mail): final only if every answer was 5xx.
+            await _discard(client)
+            codes = [r.code for r in exc.recipients]
+            detail = "; ".join(f"SMTP {r.code}: {r.message}" for r in exc.recipients)
+            return DeliveryResult.failed(detail, permanent=bool(codes) and min(codes) >= 500)
         except aiosmtplib.SMTPResponseException as exc:
             # 5xx is a final no from the server (unknown mailbox, ...): retrying cannot help.
             await _discard(client)
@@ -148,6 +157,13 @@ class EmailChannel(ChannelBase):
                 await client.quit()
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 client.close()
+
+
+class StatusEmailChannel(EmailChannel):
+    """Mails to status page subscribers (`app.status.subscribers.mails` composes them)."""
+
+    key: ClassVar[str] = "status_email"
+    sender_name: ClassVar[tuple[str, str]] = ("IT service status", "status")
 
 
 async def _discard(client: aiosmtplib.SMTP) -> None:

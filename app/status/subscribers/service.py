@@ -1,11 +1,13 @@
 """External subscribers (e-mail with double opt-in, webhooks) and personal feed tokens.
 
 E-mail: `POST /status/subscribe` stores the address with the services asked for as
-*pending* and records a `status_outbound` row (`subscription_confirmation`); the
-notifications channel sends it, building the text with `confirmation_message`. Only the
+*pending* and writes an outbox row for the confirmation mail (`status_email` channel,
+`app.status.subscribers.outbox`); the relay sends it, composed by
+`app.status.subscribers.mails` at send time. Only the
 signed link in that mail (`GET /status/subscribe/confirm/{token}`) turns the pending list
 into subscriptions. Whatever the address's state, the answer to the form is the same, so
-the form does not tell who is subscribed. Every mail carries a one-click unsubscribe link.
+the form does not tell who is subscribed. Every mail carries an unsubscribe link and the
+RFC 8058 one-click headers (`POST /status/unsubscribe/{token}` unsubscribes).
 Tokens are HMAC-signed and purpose-bound (`app.kit.signing`) and carry the subscriber's
 nonce: re-subscribing after an unsubscribe rotates it and kills the older links.
 
@@ -23,9 +25,10 @@ from app.kit.clock import utcnow
 from app.kit.errors import AppError, InvalidInput, NotFound
 from app.kit.secrets import SecretBox, hash_token
 from app.kit.signing import BadToken, Signer
-from app.models import Service, StatusOutbound, Subscriber, User
+from app.models import Service, Subscriber, User
 from app.status import repository
 from app.status.schemas import WebhookCreate, WebhookOut
+from app.status.subscribers.outbox import enqueue_confirmation
 
 CONFIRM_PURPOSE = "status-subscription-confirm"
 UNSUBSCRIBE_PURPOSE = "status-unsubscribe"
@@ -66,36 +69,49 @@ async def do_request_subscription(
         subscriber.token_nonce = secrets.token_hex(16)
     subscriber.pending_service_ids = [s.id for s in services]
     await session.flush()
-    session.add(StatusOutbound(kind="subscription_confirmation", subscriber_id=subscriber.id))
-    await session.flush()
+    await enqueue_confirmation(session, subscriber.id)
     return subscriber
+
+
+def sign_confirmation(signer: Signer, subscriber: Subscriber) -> str:
+    """`confirmation_token` with a Signer of CONFIRM_PURPOSE (the relay holds one)."""
+    claims = {"s": subscriber.id, "n": subscriber.token_nonce}
+    return signer.sign(claims, now=utcnow(), ttl=CONFIRM_TTL)
+
+
+def sign_unsubscribe(signer: Signer, subscriber: Subscriber) -> str:
+    """`unsubscribe_token` with a Signer of UNSUBSCRIBE_PURPOSE (the relay holds one)."""
+    claims = {"s": subscriber.id, "n": subscriber.token_nonce}
+    return signer.sign(claims, now=utcnow(), ttl=UNSUBSCRIBE_TTL)
 
 
 def confirmation_token(secret_key: str, subscriber: Subscriber) -> str:
     """The signed link token that confirms a pending subscription (valid 7 days)."""
-    return Signer(secret_key, CONFIRM_PURPOSE).sign(
-        {"s": subscriber.id, "n": subscriber.token_nonce}, now=utcnow(), ttl=CONFIRM_TTL
-    )
+    return sign_confirmation(Signer(secret_key, CONFIRM_PURPOSE), subscriber)
 
 
 def unsubscribe_token(secret_key: str, subscriber: Subscriber) -> str:
     """The signed link token that stops every mail to this subscriber."""
-    return Signer(secret_key, UNSUBSCRIBE_PURPOSE).sign(
-        {"s": subscriber.id, "n": subscriber.token_nonce}, now=utcnow(), ttl=UNSUBSCRIBE_TTL
-    )
+    return sign_unsubscribe(Signer(secret_key, UNSUBSCRIBE_PURPOSE), subscriber)
 
 
-def confirmation_message(secret_key: str, base_url: str, subscriber: Subscriber) -> tuple[str, str]:
-    """Subject and text of the opt-in mail, for the channel that sends it."""
-    base_url = base_url.rstrip("/")
-    confirm = f"{base_url}/status/subscribe/confirm/{confirmation_token(secret_key, subscriber)}"
-    leave = f"{base_url}/status/unsubscribe/{unsubscribe_token(secret_key, subscriber)}"
-    text = (
-        "Someone, hopefully you, asked to receive IT service status updates at this address.\n\n"
-        f"Confirm within 7 days: {confirm}\n\n"
-        f"Not you? Ignore this mail, or stop all mails: {leave}\n"
-    )
-    return "Confirm your IT status subscription", text
+CONFIRMATION_SUBJECT = "Confirm your IT status subscription"
+CONFIRMATION_TEXT = (
+    "Someone, hopefully you, asked to receive IT service status updates at this address. "
+    "Confirm within 7 days with the link below.\n\n"
+    "Not you? Ignore this mail: nothing is sent to this address without the confirmation."
+)
+
+
+def confirm_url(signer: Signer, base_url: str, subscriber: Subscriber) -> str:
+    """The link of the opt-in mail."""
+    token = sign_confirmation(signer, subscriber)
+    return f"{base_url.rstrip('/')}/status/subscribe/confirm/{token}"
+
+
+def unsubscribe_url(signer: Signer, base_url: str, subscriber: Subscriber) -> str:
+    """The link of the mails' List-Unsubscribe (a page on GET, one-click on POST)."""
+    return f"{base_url.rstrip('/')}/status/unsubscribe/{sign_unsubscribe(signer, subscriber)}"
 
 
 class InvalidLink(AppError):
