@@ -4,9 +4,10 @@ Each pass takes the unseen mails of the folder one by one: fetched without marki
 (BODY.PEEK), handed to the intake, and flagged \\Seen only after they were committed or
 refused; a mail whose storing failed stays unseen and is taken again on the next pass.
 Between passes the poller waits in IDLE when the server offers it (the server says when
-mail arrives) and otherwise sleeps `poll_seconds`; IDLE is renewed well within the 29
-minutes RFC 2177 allows. Two workers reading one mailbox store each mail once: its
-Message-ID is the chat message's idempotency key.
+mail arrives) and otherwise sleeps `poll_seconds`; IDLE is renewed every two minutes (RFC
+2177 allows 29), each renewal a pass of its own, so a mail that slipped in between the
+last pass and the start of IDLE waits two minutes at most. Two workers reading one
+mailbox store each mail once: its Message-ID is the chat message's idempotency key.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class ImapPoller:
         mailbox: Mailbox,
         *,
         poll_seconds: float = 60,
-        idle_seconds: float = 600,
+        idle_seconds: float = 120,
     ) -> None:
         self.intake = intake
         self.mailbox = mailbox
@@ -98,7 +99,10 @@ class ImapPoller:
         client = await self._connect()
         try:
             while not stop.is_set():
-                await self.take_unseen(client)
+                # Until a pass finds nothing: mail that came in meanwhile is taken now, so
+                # IDLE starts with nothing unseen left behind.
+                while await self.take_unseen(client) and not stop.is_set():
+                    pass
                 await self._wait_for_mail(client, stop)
         finally:
             with contextlib.suppress(Exception):

@@ -164,7 +164,7 @@ async def test_a_reply_arriving_while_the_poller_idles_is_taken_at_once(
     async def stored() -> bool:
         return await bodies(db, ticket) == ["Arrived during IDLE."]
 
-    await _eventually(stored, seconds=5)
+    await _eventually(stored, seconds=10)
 
 
 async def test_a_mail_that_cannot_be_stored_stays_unseen_for_the_next_pass(
