@@ -172,6 +172,43 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> None:
         raise CliError(exc.message) from exc
 
 
+def cmd_keys_reseal(_args: argparse.Namespace, settings: Settings) -> None:
+    """Seal every stored secret with the newest key of SOCIALDESK_SECRET_KEY's ring."""
+    from cryptography.fernet import InvalidToken
+    from sqlalchemy import select
+
+    from app.kit.secrets import SecretBox
+    from app.models import ConnectorInstance, NotificationDestination
+
+    try:
+        box = SecretBox(settings.require_secret_key())
+    except (RuntimeError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+
+    async def job(session: Any) -> dict[str, Any]:
+        counts = {"connectors": 0, "destinations": 0, "unreadable": 0}
+        for model, name in (
+            (ConnectorInstance, "connectors"),
+            (NotificationDestination, "destinations"),
+        ):
+            for row in (await session.execute(select(model))).scalars():
+                try:
+                    row.secrets_sealed = box.reseal(row.secrets_sealed)
+                except InvalidToken:
+                    counts["unreadable"] += 1  # sealed with a key no longer in the ring
+                    continue
+                counts[name] += 1
+        return counts
+
+    report = asyncio.run(_with_session(settings, job))
+    print(json.dumps(report))
+    if report["unreadable"]:
+        raise CliError(
+            f"{report['unreadable']} secrets open with no key in SOCIALDESK_SECRET_KEY; "
+            "put the key they were sealed with back in the ring"
+        )
+
+
 def cmd_connectors_add(args: argparse.Namespace, settings: Settings) -> None:
     from app.kit.errors import AppError
     from app.kit.secrets import SecretBox
@@ -264,6 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["admin", "agent", "end_user"])
     create.add_argument("--password")
     create.set_defaults(func=cmd_users_create)
+
+    keys = sub.add_parser("keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser(
+        "reseal", help="seal stored secrets with the newest key of SOCIALDESK_SECRET_KEY"
+    ).set_defaults(func=cmd_keys_reseal)
 
     conns = sub.add_parser("connectors").add_subparsers(dest="connectors_command", required=True)
     add = conns.add_parser("add", help="check credentials and save a connector instance")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,6 +10,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_FILE = "socialdesk.db"
+MIN_SECRET_KEY_CHARS = 32
+# Values people copy from examples instead of generating a key.
+_PLACEHOLDER = re.compile(r"change.?me|replace.?me|your.?secret", re.I)
 
 
 class Settings(BaseSettings):
@@ -63,9 +67,22 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def require_secret_key(self) -> str:
-        """The key that encrypts connector secrets and signs links."""
+        """The key (ring) that encrypts connector secrets and signs links.
+
+        Refused when a key is short or a placeholder: everything signed or sealed with it
+        (session-free links, connector passwords) would be as weak as the key.
+        """
         if self.secret_key is not None and self.secret_key.get_secret_value():
-            return self.secret_key.get_secret_value()
+            value = self.secret_key.get_secret_value()
+            for key in value.replace(",", " ").split():
+                weak = len(set(key)) < 5  # "aaaa…", "0000…": long, but no key
+                if len(key) < MIN_SECRET_KEY_CHARS or weak or _PLACEHOLDER.search(key):
+                    raise RuntimeError(
+                        "SOCIALDESK_SECRET_KEY must be a random string of at least "
+                        f"{MIN_SECRET_KEY_CHARS} characters (openssl rand -base64 48), not "
+                        "a short or example value"
+                    )
+            return value
         stored = self.state_dir / "secret_key"
         if stored.exists():
             return stored.read_text().strip()

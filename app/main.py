@@ -14,6 +14,7 @@ from app.auth.endpoints import router as identity_router
 from app.chat.endpoints import router as chat_router
 from app.config import Settings, get_settings
 from app.followers.endpoints import router as following_router
+from app.kit import log_redaction
 from app.kit.errors import install_error_handlers
 from app.metrics.endpoints import router as metrics_router
 from app.metrics.survey_pages import router as survey_router
@@ -59,6 +60,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_redaction.install()  # uvicorn has configured its loggers by now
         if runtime is not None:
             attach(app, runtime)
             try:

@@ -13,11 +13,24 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 TOKEN_PREFIX = "sd_"  # noqa: S105 - a prefix, not a secret
+
+
+def key_ring(secret_key: str) -> list[str]:
+    """The keys in SOCIALDESK_SECRET_KEY: `newest,older,...` (commas or spaces between).
+
+    The first key encrypts and signs; every key decrypts and verifies, so a key is rotated
+    by putting a new one first and dropping the old one once `socialdesk keys reseal` ran
+    and the links signed with it have expired.
+    """
+    keys = [k for k in secret_key.replace(",", " ").split() if k]
+    if not keys:
+        raise ValueError("SOCIALDESK_SECRET_KEY is empty")
+    return keys
 
 
 def _derive(secret_key: str, purpose: bytes) -> bytes:
@@ -27,10 +40,22 @@ def _derive(secret_key: str, purpose: bytes) -> bytes:
 
 
 class SecretBox:
-    """Fernet with a key derived from SOCIALDESK_SECRET_KEY (HKDF, purpose-bound)."""
+    """Fernet with keys derived from SOCIALDESK_SECRET_KEY (HKDF, purpose-bound).
+
+    MultiFernet: sealed with the newest key, opened with any key of the ring.
+    """
 
     def __init__(self, secret_key: str) -> None:
-        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret_key, b"connector-secrets")))
+        self._fernet = MultiFernet(
+            [
+                Fernet(base64.urlsafe_b64encode(_derive(key, b"connector-secrets")))
+                for key in key_ring(secret_key)
+            ]
+        )
+
+    def reseal(self, sealed: str) -> str:
+        """The same secrets sealed with the newest key (InvalidToken: no key opens them)."""
+        return self._fernet.rotate(sealed.encode()).decode()
 
     def seal(self, values: dict[str, str]) -> str:
         return self._fernet.encrypt(json.dumps(values, sort_keys=True).encode()).decode()

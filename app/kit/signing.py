@@ -15,7 +15,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.kit.secrets import _derive
+from app.kit.secrets import _derive, key_ring
 
 
 class BadToken(ValueError):
@@ -35,10 +35,14 @@ class Signer:
 
     def __init__(self, secret_key: str, purpose: str) -> None:
         self._purpose = purpose
-        self._key = _derive(secret_key, b"signed-token:" + purpose.encode())
+        # The newest key signs; every key of the ring verifies (app.kit.secrets.key_ring).
+        self._keys = [
+            _derive(key, b"signed-token:" + purpose.encode()) for key in key_ring(secret_key)
+        ]
 
-    def _mac(self, body: str) -> bytes:
-        return hmac.new(self._key, f"{self._purpose}.{body}".encode(), hashlib.sha256).digest()
+    def _mac(self, body: str, key: bytes | None = None) -> bytes:
+        text = f"{self._purpose}.{body}".encode()
+        return hmac.new(self._keys[0] if key is None else key, text, hashlib.sha256).digest()
 
     def sign(self, claims: dict[str, Any], *, now: datetime, ttl: timedelta) -> str:
         """A token carrying `claims` that expires `ttl` after `now`."""
@@ -57,7 +61,7 @@ class Signer:
         except (binascii.Error, ValueError) as exc:
             raise BadToken("malformed token") from exc
         # Compare the MAC before trusting anything the body says.
-        if not hmac.compare_digest(given, self._mac(body)):
+        if not any(hmac.compare_digest(given, self._mac(body, key)) for key in self._keys):
             raise BadToken("bad signature")
         if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int):
             raise BadToken("malformed token")

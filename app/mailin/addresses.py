@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.config import Settings
-from app.kit.secrets import _derive
+from app.kit.secrets import _derive, key_ring
 
 _DAY = 86_400
 _ADDRESS = re.compile(
@@ -92,7 +92,7 @@ def reply_addresses(settings: Settings) -> ReplyAddresses | None:
     if not settings.reply_domain:
         return None
     return ReplyAddresses(
-        [settings.require_secret_key()],
+        key_ring(settings.require_secret_key()),
         domain=settings.reply_domain,
         ttl=timedelta(days=settings.reply_ttl_days),
     )
