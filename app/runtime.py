@@ -14,6 +14,7 @@ from app.chat.events import ChatNotifier
 from app.chat.writeback import WritebackWorker
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.files.store import BlobStore, blob_store
 from app.kit.secrets import SecretBox
 from app.mailin.addresses import reply_addresses
 from app.mailin.imap import ImapPoller, Mailbox
@@ -39,9 +40,20 @@ class Runtime:
     bus: Bus
     box: SecretBox
     http: httpx.AsyncClient
+    # Where attachment bytes live (SOCIALDESK_FILES_URL); made from the settings if not given.
+    files: BlobStore | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _servers: list[asyncio.Server] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.files is None:
+            self.files = blob_store(self.settings.files_location)
+
+    @property
+    def blobs(self) -> BlobStore:
+        assert self.files is not None  # set by __post_init__
+        return self.files
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -130,6 +142,7 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*self._tasks), timeout=10)
         await self.http.aclose()
+        await self.blobs.close()
         await self.bus.disconnect()
         if self.engine is not None:
             await self.engine.dispose()
