@@ -14,6 +14,7 @@ from app.chat.events import ChatNotifier
 from app.chat.writeback import WritebackWorker
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.files.collect import AttachmentSweeper
 from app.files.store import BlobStore, blob_store
 from app.kit.secrets import SecretBox
 from app.mailin.addresses import reply_addresses
@@ -101,6 +102,9 @@ class Runtime:
             self.sessionmaker, retention_days=self.settings.decision_retention_days
         )
         self._tasks.append(asyncio.create_task(pruner.run(self._stop), name="decision-retention"))
+        # files (issue 16): rows of deleted messages, day-old unattached uploads, their blobs.
+        sweeper = AttachmentSweeper(self.sessionmaker, self.blobs)
+        self._tasks.append(asyncio.create_task(sweeper.run(self._stop), name="attachment-sweeper"))
 
         # mail-in (issue 16): replies read from a mailbox, when one is configured.
         intake = self.mail_intake()
