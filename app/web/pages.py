@@ -14,6 +14,7 @@ from app.chat.history import conversation_backlog
 from app.chat.limits import ChatLimits
 from app.chat.receipts import place_receipts, receipts_for
 from app.deps import AppSettings, Session
+from app.files.sniffing import INLINE_TYPES
 from app.followers import service as followers_service
 from app.followers.audiences import followers_of
 from app.kit.errors import NotFound
@@ -167,6 +168,7 @@ async def ticket_page(request: Request, ticket_id: int, session: Session) -> Res
         seen=place_receipts(receipts, shown),
         followers=followers,
         following=following,
+        inline_types=INLINE_TYPES,
     )
 
 
