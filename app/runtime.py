@@ -20,6 +20,7 @@ from app.kit.secrets import SecretBox
 from app.mailin.addresses import reply_addresses
 from app.mailin.imap import ImapPoller, Mailbox
 from app.mailin.intake import MailIntake
+from app.mailin.service import MailFiles
 from app.mailin.smtp import start_listener
 from app.outbox.worker import build_relay
 from app.policy.operations.retention import DecisionPruner
@@ -118,8 +119,17 @@ class Runtime:
         addresses = reply_addresses(self.settings)
         if addresses is None:
             return None
+        files = MailFiles(
+            self.blobs,
+            max_bytes=self.settings.attachment_max_bytes,
+            per_message=self.settings.attachments_per_message,
+        )
         return MailIntake(
-            self.sessionmaker, self.bus, addresses, max_bytes=self.settings.mail_in_max_bytes
+            self.sessionmaker,
+            self.bus,
+            addresses,
+            max_bytes=self.settings.mail_in_max_bytes,
+            files=files,
         )
 
     async def start_mail_listener(self, host: str, port: int) -> asyncio.Server:
