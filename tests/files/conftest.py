@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from moto.server import ThreadedMotoServer
 
-BUCKET = "socialdesk-test"
+from tests.files.support import BUCKET
 
 
 def _free_port() -> int:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from typing import Any
 
 import httpx
+from aiobotocore.session import get_session
 
 from tests.factories import auth
 
+BUCKET = "socialdesk-test"
 # A real 1x1 PNG (what a screenshot is, only smaller).
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -42,3 +46,34 @@ async def post_message(
         json={"body": body, **extra},
         headers=auth(token),
     )
+
+
+def make_png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A real PNG of one colour (for screenshots that show a visible thumbnail)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def make_bucket(endpoint: str) -> None:
+    """The test bucket on the S3 server at `endpoint` (made once, kept)."""
+    async with get_session().create_client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="secret",
+    ) as s3:
+        buckets = await s3.list_buckets()
+        if BUCKET not in {b.get("Name") for b in buckets.get("Buckets", [])}:
+            await s3.create_bucket(Bucket=BUCKET)

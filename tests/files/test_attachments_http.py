@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.files.store import blob_store
 from app.main import create_app
 from app.models import Attachment, Role, Ticket, User
 from app.runtime import Runtime
 from tests.factories import auth, create_ticket, create_user
-from tests.files.support import EXE, PDF, PNG, post_message, upload
+from tests.files.support import EXE, PDF, PNG, make_bucket, post_message, upload
 
 
 @dataclass
@@ -303,3 +304,30 @@ async def test_deleting_the_message_takes_its_files_away(
     row = await session.scalar(select(Attachment).where(Attachment.id == png["id"]))
     assert row is not None
     assert row.discarded_at is not None  # the sweeper removes it
+
+
+@pytest.fixture
+async def s3_client(
+    runtime: Runtime, s3_endpoint: str, s3_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its files in a real S3-compatible server (moto, on loopback)."""
+    await make_bucket(s3_endpoint)
+    runtime.files = blob_store(s3_url)
+    app = create_app(runtime.settings, runtime=runtime)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await runtime.blobs.close()
+
+
+async def test_files_in_an_s3_bucket_upload_and_download_the_same(
+    s3_client: httpx.AsyncClient, people: People, runtime: Runtime
+) -> None:
+    png = (await upload(s3_client, people.requester_token, people.ticket.id)).json()
+    assert await runtime.blobs.exists(hashlib.sha256(PNG).hexdigest())
+    await post_message(
+        s3_client, people.requester_token, people.ticket.id, "in S3", attachments=[png["id"]]
+    )
+    got = await s3_client.get(png["url"], headers=auth(people.agent_token))
+    assert got.status_code == 200
+    assert got.content == PNG

@@ -7,24 +7,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiobotocore.session import get_session
 
 from app.config import Settings
 from app.files.store import BlobStore, LocalBlobStore, blob_store
-from tests.files.conftest import BUCKET
-
-
-async def _make_bucket(endpoint: str) -> None:
-    async with get_session().create_client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="secret",
-    ) as s3:
-        buckets = await s3.list_buckets()
-        if BUCKET not in {b.get("Name") for b in buckets.get("Buckets", [])}:
-            await s3.create_bucket(Bucket=BUCKET)
+from tests.files.support import make_bucket
 
 
 @pytest.fixture(params=["file", "s3"])
@@ -34,7 +20,7 @@ async def store(
     if request.param == "file":
         made = blob_store(tmp_path.as_uri())
     else:
-        await _make_bucket(s3_endpoint)
+        await make_bucket(s3_endpoint)
         made = blob_store(s3_url)
     yield made
     await made.close()

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import Role, User
 from tests.factories import create_connector, create_ticket
-from tests.files.support import PDF, PNG
+from tests.files.support import PDF, PNG, make_png
 from tests.web.conftest import make_person, signed_in
+from tests.web.test_pages import SHOTS
 
 
 async def test_a_picked_screenshot_reaches_the_agent_as_a_thumbnail(
@@ -31,7 +32,7 @@ async def test_a_picked_screenshot_reaches_the_agent_as_a_thumbnail(
         )
         await session.commit()
     shot = tmp_path / "error-dialog.png"
-    shot.write_bytes(PNG)
+    shot.write_bytes(make_png(240, 140, (37, 99, 235)))
     manual = tmp_path / "manual.pdf"
     manual.write_bytes(PDF)
 
@@ -53,7 +54,7 @@ async def test_a_picked_screenshot_reaches_the_agent_as_a_thumbnail(
     # Really loaded through the download URL (a broken image has no natural width).
     await agent_page.wait_for_function(
         "() => { const i = document.querySelector('#messages img.thumb');"
-        " return i && i.complete && i.naturalWidth === 1; }"
+        " return i && i.complete && i.naturalWidth === 240; }"
     )
     link = agent_page.locator("#messages a[download='manual.pdf']")
     await expect(link).to_have_count(1)
@@ -61,6 +62,11 @@ async def test_a_picked_screenshot_reaches_the_agent_as_a_thumbnail(
     # After a reload the server-rendered conversation shows them too.
     await agent_page.reload()
     await expect(agent_page.locator("#messages img.thumb[alt='error-dialog.png']")).to_have_count(1)
+    await agent_page.wait_for_function(
+        "() => { const i = document.querySelector('#messages img.thumb');"
+        " return i && i.complete && i.naturalWidth === 240; }"
+    )
+    await agent_page.screenshot(path=str(SHOTS / "ticket-attachments.png"), full_page=True)
     await agent_ctx.close()
     await erin_ctx.close()
 
