@@ -108,6 +108,14 @@ def check_body(body: str, max_chars: int = MAX_BODY_CHARS) -> None:
         )
 
 
+async def posted_message(
+    session: AsyncSession, *, author_id: int, client_msg_id: str
+) -> ChatMessage | None:
+    """The message this author already stored under `client_msg_id` (a retried send)."""
+    found = await repository.messages_by_client_ids(session, [(author_id, client_msg_id)])
+    return found.get((author_id, client_msg_id))
+
+
 async def check_message_visible(
     session: AsyncSession, *, user: User, message_id: int
 ) -> MessageRow:

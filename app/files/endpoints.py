@@ -15,6 +15,7 @@ from app.files.schemas import AttachmentOut, attachment_json
 from app.files.sniffing import INLINE_TYPES
 from app.files.store import BlobStore
 from app.kit.errors import InvalidInput
+from app.realtime.hub import get_hub
 
 router = APIRouter(prefix="/api/v1", tags=["attachments"])
 # Room for the multipart framing and the filename around the file itself.
@@ -57,6 +58,8 @@ async def upload_attachment(
     user: CurrentUser,
 ) -> AttachmentOut:
     """Store one file (form field `file`) for a later message of yours on this ticket."""
+    # Uploads draw on the same per-user send budget as messages (429 rate_limited).
+    get_hub(request.app).limiter.check(user.id)
     limit = settings.attachment_max_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + _FORM_OVERHEAD:

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chat.limits import MAX_ATTACHMENTS, MAX_BODY_CHARS
-from app.chat.service import NewMessage, do_post_message
+from app.chat.service import NewMessage, do_post_message, posted_message
 from app.files.service import check_upload, clean_filename, do_store
 from app.files.store import BlobStore
 from app.kit.errors import AppError
@@ -83,22 +83,18 @@ async def do_accept_reply(
         )
     if not mail.text and not mail.files:
         return MailOutcome(refused="no new text above the quoted mail")
+    identity = mail.message_id or hashlib.sha256(raw).hexdigest()
+    key = "email:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+    stored = await posted_message(session, author_id=user.id, client_msg_id=key)
+    if stored is not None:  # delivered twice: the first one stands, its files were stored
+        return MailOutcome(ticket_id=stored.ticket_id, chat_message_id=stored.id)
     ids, names, notes = await _store_files(
         session, files, mail.files, uploader_id=user.id, ticket_id=claims.ticket_id
     )
-    body = mail.text or "\n".join(f"📎 {name}" for name in names)
-    if not body and not notes:
-        return MailOutcome(refused="no new text above the quoted mail")
-    if notes:
-        note = "\n\n" + "\n".join(notes)
-        body = (body[: MAX_BODY_CHARS - len(note)] + note) if body else note.strip()
-    if len(body) > MAX_BODY_CHARS:
-        body = body[: MAX_BODY_CHARS - len(_CUT)] + _CUT
+    body = _body(mail.text, names, notes)
     # An end user's reply is public; staff answering a public mail answer in public,
     # anything else they send by mail is an internal note.
     visibility = "public" if claims.public or not user.role.is_staff else "internal"
-    identity = mail.message_id or hashlib.sha256(raw).hexdigest()
-    key = "email:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
     post = NewMessage(user, claims.ticket_id, body, visibility, key, ids)
     try:
         outcome = await do_post_message(
@@ -153,3 +149,14 @@ async def _store_files(
         ids.append(stored.id)
         names.append(stored.filename)
     return tuple(ids), names, notes
+
+
+def _body(text: str, names: list[str], notes: list[str]) -> str:
+    """The reply's text (or the names of its files), the skipped files' notes, cut to fit."""
+    body = text or "\n".join(f"📎 {name}" for name in names)
+    if notes:
+        note = "\n\n" + "\n".join(notes)
+        body = (body[: MAX_BODY_CHARS - len(note)] + note) if body else note.strip()
+    if len(body) > MAX_BODY_CHARS:
+        body = body[: MAX_BODY_CHARS - len(_CUT)] + _CUT
+    return body

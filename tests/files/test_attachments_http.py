@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.chat.limits import ChatLimits
 from app.files.store import blob_store
 from app.main import create_app
 from app.models import Attachment, Role, Ticket, User
@@ -331,3 +332,17 @@ async def test_files_in_an_s3_bucket_upload_and_download_the_same(
     got = await s3_client.get(png["url"], headers=auth(people.agent_token))
     assert got.status_code == 200
     assert got.content == PNG
+
+
+async def test_uploads_share_the_senders_rate_limit(runtime: Runtime, people: People) -> None:
+    app = create_app(runtime.settings, runtime=runtime)
+    app.state.chat_limits = ChatLimits(send_rate=0.001, send_burst=2)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        codes = [
+            (await upload(client, people.requester_token, people.ticket.id)).status_code
+            for _ in range(3)
+        ]
+        refused = await upload(client, people.requester_token, people.ticket.id)
+    assert codes == [201, 201, 429]
+    assert refused.json()["error"]["code"] == "rate_limited"

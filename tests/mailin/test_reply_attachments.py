@@ -108,4 +108,6 @@ async def test_the_same_mail_twice_is_one_message_with_its_files_once(desk: Desk
         on_message = await session.scalar(
             select(ChatMessage.attachments).where(ChatMessage.id == message.id)
         )
+        rows = (await session.execute(select(Attachment))).scalars().all()
     assert [a["filename"] for a in on_message or []] == ["screen.png"]
+    assert [r.chat_message_id for r in rows] == [message.id]  # no second, unattached copy
