@@ -62,7 +62,11 @@ async def upload_attachment(
     get_hub(request.app).limiter.check(user.id)
     limit = settings.attachment_max_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + _FORM_OVERHEAD:
+    if not declared.isdigit():
+        # Without a length the form parser would spool any amount to disk before we could
+        # refuse it; browsers and HTTP libraries send one for a form with a file.
+        raise service.LengthRequired("send the upload with a Content-Length")
+    if int(declared) > limit + _FORM_OVERHEAD:
         raise service.AttachmentTooLarge(
             f"the file is larger than {limit} bytes", details={"max_bytes": limit}
         )

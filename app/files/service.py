@@ -34,6 +34,10 @@ class AttachmentTooLarge(AppError):
     status_code, code = 413, "attachment_too_large"
 
 
+class LengthRequired(AppError):
+    status_code, code = 411, "length_required"
+
+
 class UnsupportedAttachment(AppError):
     status_code, code = 415, "unsupported_attachment_type"
 

@@ -82,6 +82,24 @@ class TestUpload:
         assert missing.status_code == 422
         assert missing.json()["error"]["code"] == "invalid_input"
 
+    async def test_an_upload_without_a_length_is_refused_before_it_is_read(
+        self, client: httpx.AsyncClient, people: People
+    ) -> None:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"--b\r\nContent-Disposition: form-data; name=file; filename=a.png\r\n\r\n"
+            yield PNG + b"\r\n--b--\r\n"
+
+        sent = await client.post(
+            f"/api/v1/tickets/{people.ticket.id}/attachments",
+            content=chunks(),
+            headers={
+                **auth(people.requester_token),
+                "Content-Type": "multipart/form-data; boundary=b",
+            },
+        )
+        assert sent.status_code == 411
+        assert sent.json()["error"]["code"] == "length_required"
+
     async def test_a_ticket_you_may_not_see_is_not_found(
         self, client: httpx.AsyncClient, people: People
     ) -> None:
