@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     # single-process shape; split deployments run `socialdesk mail-in` instead.
     mail_in_listen: str | None = Field(default=None, pattern=r"^[^:]*:[0-9]{1,5}$")
 
+    # Chat attachments (app/files): where their bytes live, `file:///dir` or
+    # `s3://[key:secret@]bucket/prefix?endpoint=http://host:9000&region=...` (unset: the
+    # `files` folder of the state directory), and how large they may be.
+    files_url: str | None = None
+    attachment_max_bytes: int = Field(default=10_000_000, ge=1)
+    attachments_per_message: int = Field(default=10, ge=1)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -65,6 +72,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def files_location(self) -> str:
+        """The URL of the attachment store (`files_url`, else under `state_dir`)."""
+        return self.files_url or (self.state_dir.resolve() / "files").as_uri()
 
     def require_secret_key(self) -> str:
         """The key (ring) that encrypts connector secrets and signs links.

@@ -13,6 +13,7 @@ from app import health
 from app.auth.endpoints import router as identity_router
 from app.chat.endpoints import router as chat_router
 from app.config import Settings, get_settings
+from app.files.endpoints import router as files_router
 from app.followers.endpoints import router as following_router
 from app.kit import log_redaction
 from app.kit.errors import install_error_handlers
@@ -49,6 +50,7 @@ def attach(app: FastAPI, runtime: Runtime) -> None:
     app.state.bus = runtime.bus
     app.state.secret_box = runtime.box
     app.state.http = runtime.http
+    app.state.files = runtime.blobs
 
 
 def create_app(
@@ -100,6 +102,7 @@ def create_app(
     app.include_router(identity_router)
     app.include_router(tickets_router)
     app.include_router(chat_router)
+    app.include_router(files_router)  # chat attachments (issue 16)
     app.include_router(ws_router)
     app.include_router(connectors_router)
     app.include_router(metrics_router)

@@ -15,12 +15,15 @@ from app.chat.service import CHAT_NOTIFY_QUEUE
 from app.chat.writeback import WRITEBACK_QUEUE, WritebackWorker
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.files.collect import AttachmentSweeper
+from app.files.store import BlobStore, blob_store
 from app.kit import wakeups
 from app.kit.attempts import AttemptLimits
 from app.kit.secrets import SecretBox
 from app.mailin.addresses import reply_addresses
 from app.mailin.imap import ImapPoller, Mailbox
 from app.mailin.intake import MailIntake
+from app.mailin.service import MailFiles
 from app.mailin.smtp import start_listener
 from app.outbox.enqueue import OUTBOX_QUEUE
 from app.outbox.relay import RelaySettings
@@ -48,12 +51,21 @@ class Runtime:
     http: httpx.AsyncClient
     # Sign-in and subscription allowances, shared through Redis when there is one.
     attempts: AttemptLimits = field(default_factory=AttemptLimits)
+    # Where attachment bytes live (SOCIALDESK_FILES_URL); made from the settings if not given.
+    files: BlobStore | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _servers: list[asyncio.Server] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         wakeups.use_bus(self.bus)  # commits in this process wake the workers (any process)
+        if self.files is None:
+            self.files = blob_store(self.settings.files_location)
+
+    @property
+    def blobs(self) -> BlobStore:
+        assert self.files is not None  # set by __post_init__
+        return self.files
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -122,6 +134,9 @@ class Runtime:
             self.sessionmaker, retention_days=self.settings.decision_retention_days
         )
         self._tasks.append(asyncio.create_task(pruner.run(self._stop), name="decision-retention"))
+        # files (issue 16): rows of deleted messages, day-old unattached uploads, their blobs.
+        sweeper = AttachmentSweeper(self.sessionmaker, self.blobs)
+        self._tasks.append(asyncio.create_task(sweeper.run(self._stop), name="attachment-sweeper"))
 
         # mail-in (issue 16): replies read from a mailbox, when one is configured.
         intake = self.mail_intake()
@@ -135,8 +150,17 @@ class Runtime:
         addresses = reply_addresses(self.settings)
         if addresses is None:
             return None
+        files = MailFiles(
+            self.blobs,
+            max_bytes=self.settings.attachment_max_bytes,
+            per_message=self.settings.attachments_per_message,
+        )
         return MailIntake(
-            self.sessionmaker, self.bus, addresses, max_bytes=self.settings.mail_in_max_bytes
+            self.sessionmaker,
+            self.bus,
+            addresses,
+            max_bytes=self.settings.mail_in_max_bytes,
+            files=files,
         )
 
     async def start_mail_listener(self, host: str, port: int) -> asyncio.Server:
@@ -165,6 +189,7 @@ class Runtime:
         await self.http.aclose()
         wakeups.forget_bus(self.bus)
         await self.attempts.close()
+        await self.blobs.close()
         await self.bus.disconnect()
         if self.engine is not None:
             await self.engine.dispose()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.permissions import CurrentUser
 from app.chat import frames, history, service
 from app.chat.schemas import MessageCreate, MessageOut, MessageUpdate, ReadMark, ReadStateOut
-from app.deps import Bus, Session
+from app.deps import AppSettings, Bus, Session
 from app.kit.errors import InvalidInput
 from app.kit.pagination import After, Limit, Page
 from app.realtime.hub import get_hub
@@ -62,6 +62,7 @@ async def post_message(
     response: Response,
     session: Session,
     bus: Bus,
+    settings: AppSettings,
     user: CurrentUser,
 ) -> MessageOut:
     """201 with the new message; 200 with the first one when `client_msg_id` was used."""
@@ -73,8 +74,11 @@ async def post_message(
         body=body.body,
         visibility=body.visibility,
         client_msg_id=body.client_msg_id or f"http-{secrets.token_hex(12)}",
+        attachments=tuple(body.attachments),
     )
-    outcome = await service.do_post_message(session, post, bus=bus)
+    outcome = await service.do_post_message(
+        session, post, bus=bus, max_attachments=settings.attachments_per_message
+    )
     assert outcome.message is not None
     if not outcome.created:
         response.status_code = status.HTTP_200_OK

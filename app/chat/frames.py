@@ -12,6 +12,7 @@ from typing import Any
 from app.chat.rendering import render_markdown
 from app.chat.repository import AnyMessage
 from app.chat.schemas import Author, MessageOut
+from app.files.schemas import AttachmentOut, attachment_json
 from app.models import ChatMessage, TicketEvent
 from app.realtime.bus import Envelope
 from app.tickets.schemas import TimelineEntry
@@ -22,6 +23,12 @@ CHAT_ENVELOPE = "chat"
 
 def dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _attachments(message: AnyMessage) -> list[dict[str, Any]]:
+    if message.deleted_at is not None or not message.attachments:
+        return []
+    return [attachment_json(a) for a in message.attachments]
 
 
 def message_out(message: AnyMessage, author_name: str | None) -> MessageOut:
@@ -41,6 +48,7 @@ def message_out(message: AnyMessage, author_name: str | None) -> MessageOut:
         edited_at=message.edited_at,
         deleted_at=message.deleted_at,
         revision=message.revision,
+        attachments=[AttachmentOut.model_validate(a) for a in _attachments(message)],
     )
 
 
@@ -69,6 +77,7 @@ def message_json(message: AnyMessage, author_name: str | None) -> dict[str, Any]
         "edited_at": _instant(message.edited_at),
         "deleted_at": _instant(message.deleted_at),
         "revision": message.revision,
+        "attachments": _attachments(message),
     }
 
 

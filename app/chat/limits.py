@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from app.kit.errors import AppError
 
 MAX_BODY_CHARS = 10_000
+MAX_ATTACHMENTS = 10  # per message; SOCIALDESK_ATTACHMENTS_PER_MESSAGE overrides it
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ChatLimits:
     auth_timeout_seconds: float = 10.0
     # Typing frames from one socket and ticket are relayed at most this often.
     typing_interval_seconds: float = 1.0
+    max_attachments: int = MAX_ATTACHMENTS
 
 
 class SendRateLimited(AppError):

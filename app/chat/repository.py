@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Select, Table, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -33,6 +33,8 @@ class NewChatMessage:
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
     revision: int | None = None  # a new message has not changed yet
+    # Summaries of the files it carries (app.files.service.summary), None without any.
+    attachments: list[dict[str, Any]] | None = None
 
 
 AnyMessage = ChatMessage | NewChatMessage
@@ -48,6 +50,7 @@ _INSERT_MESSAGES = BulkInsert(
         "visibility",
         "client_msg_id",
         "mentions",
+        "attachments",
         "created_at",
     ),
     returning=("id", "author_user_id", "client_msg_id"),
@@ -103,6 +106,7 @@ async def insert_messages(
             "visibility": m.visibility,
             "client_msg_id": m.client_msg_id,
             "mentions": list(m.mentions or []),
+            "attachments": m.attachments,
             "created_at": now,
         }
         for m in messages

@@ -9,12 +9,16 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.chat.limits import MAX_BODY_CHARS
+from app.files.schemas import AttachmentOut
 
 ChatVisibility = Literal["public", "internal"]
 Body = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS, strip_whitespace=False)
 ]
 ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# The count is checked against SOCIALDESK_ATTACHMENTS_PER_MESSAGE by the service; this
+# bound only keeps a hostile list from being parsed at all.
+AttachmentIds = Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=100)]
 
 
 class Author(BaseModel):
@@ -41,6 +45,9 @@ class MessageOut(BaseModel):
         description="the number of the message's latest edit or deletion (none until it "
         "changes); send the highest one seen as `since_change` to resume"
     )
+    attachments: list[AttachmentOut] = Field(
+        default_factory=list, description="the files the message carries (none once deleted)"
+    )
 
 
 class MessageCreate(BaseModel):
@@ -50,6 +57,10 @@ class MessageCreate(BaseModel):
     visibility: ChatVisibility = "public"
     client_msg_id: ClientMsgId | None = Field(
         default=None, description="makes a retried send idempotent (generated when omitted)"
+    )
+    attachments: AttachmentIds = Field(
+        default_factory=list,
+        description="ids of your own uploads to this ticket (POST .../attachments) to carry",
     )
 
 
@@ -99,6 +110,7 @@ class MessageFrame(_Frame):
     body: str  # length checked by the handler, so the error names the limit
     visibility: ChatVisibility = "public"
     client_msg_id: ClientMsgId
+    attachments: AttachmentIds = Field(default_factory=list)
 
 
 class TypingFrame(_Frame):

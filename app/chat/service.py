@@ -14,11 +14,12 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chat import frames, repository
-from app.chat.limits import MAX_BODY_CHARS
+from app.chat.limits import MAX_ATTACHMENTS, MAX_BODY_CHARS
 from app.chat.rendering import parse_mentions
 from app.chat.repository import AnyMessage, MessageRow, NewChatMessage
 from app.chat.schemas import ChatMessageEvent
 from app.db import after_commit
+from app.files import service as files_service
 from app.kit.clock import utcnow
 from app.kit.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from app.kit.wakeups import wake_after_commit
@@ -78,6 +79,8 @@ class NewMessage:
     body: str
     visibility: str
     client_msg_id: str
+    # Ids of the author's own uploads to the ticket that the message carries.
+    attachments: tuple[int, ...] = ()
 
 
 @dataclass
@@ -107,6 +110,14 @@ def check_body(body: str, max_chars: int = MAX_BODY_CHARS) -> None:
             code="body_too_long",
             details={"max_chars": max_chars, "length": len(body)},
         )
+
+
+async def posted_message(
+    session: AsyncSession, *, author_id: int, client_msg_id: str
+) -> ChatMessage | None:
+    """The message this author already stored under `client_msg_id` (a retried send)."""
+    found = await repository.messages_by_client_ids(session, [(author_id, client_msg_id)])
+    return found.get((author_id, client_msg_id))
 
 
 async def check_message_visible(
@@ -230,12 +241,29 @@ def publish_frame(
     after_commit(session, _publish)
 
 
-def _new_message(post: NewMessage, allowed: set[tuple[int, int]]) -> NewChatMessage:
+def _new_message(
+    post: NewMessage,
+    allowed: set[tuple[int, int]],
+    files: files_service.PostingRows,
+    taken: set[int],
+    max_attachments: int,
+) -> NewChatMessage:
     """The message for a post, or the AppError saying why it is refused."""
     check_visibility_allowed(post.author, post.visibility)
     check_body(post.body)
     if (post.author.id, post.ticket_id) not in allowed:
         raise NotFound("ticket not found")
+    carried = None
+    if post.attachments:
+        carried = files_service.check_attachable(
+            files,
+            post.attachments,
+            author_id=post.author.id,
+            ticket_id=post.ticket_id,
+            client_msg_id=post.client_msg_id,
+            taken=taken,
+            max_count=max_attachments,
+        ).summaries
     return NewChatMessage(
         ticket_id=post.ticket_id,
         author_user_id=post.author.id,
@@ -243,6 +271,7 @@ def _new_message(post: NewMessage, allowed: set[tuple[int, int]]) -> NewChatMess
         visibility=post.visibility,
         client_msg_id=post.client_msg_id,
         mentions=[],
+        attachments=carried,
     )
 
 
@@ -252,6 +281,7 @@ async def do_post_messages(
     *,
     bus: Bus,
     known_tickets: dict[int, int] | None = None,
+    max_attachments: int = MAX_ATTACHMENTS,
 ) -> list[PostOutcome]:
     """Store messages (one outcome per post, in order); retried sends return the first.
 
@@ -259,13 +289,18 @@ async def do_post_messages(
     """
     await _lock_chat_writes(session, (post.ticket_id for post in posts))
     allowed, connectors = await _postable(session, posts, known_tickets)
+    # One query for the files of the whole batch, and only when a post carries some.
+    files = await files_service.rows_for_posting(
+        session, [i for post in posts for i in post.attachments]
+    )
+    taken: set[int] = set()
     fresh: dict[tuple[int, str], NewChatMessage] = {}
     refused: dict[int, AppError] = {}
     for i, post in enumerate(posts):
         key = (post.author.id, post.client_msg_id)
         if key not in fresh:
             try:
-                fresh[key] = _new_message(post, allowed)
+                fresh[key] = _new_message(post, allowed, files, taken, max_attachments)
             except AppError as exc:
                 refused[i] = exc
     await _resolve_mentions(session, list(fresh.values()))
@@ -276,6 +311,10 @@ async def do_post_messages(
     stored: dict[tuple[int, str], AnyMessage] = dict(fresh)
     stored.update(await repository.messages_by_client_ids(session, retried))
     new = sorted((fresh[key] for key in created), key=lambda m: m.id)
+    for message in new:
+        if message.attachments:
+            ids = [a["id"] for a in message.attachments]
+            await files_service.do_attach(session, message_id=message.id, ids=ids)
     await notify_chat_messages(session, new, connectors)
     if new:
         wake_after_commit(session, CHAT_NOTIFY_QUEUE)  # the notifier reacts to them
@@ -306,9 +345,11 @@ def _frame_builder(
     return lambda: frames.message_frame(kind, message, author_name)
 
 
-async def do_post_message(session: AsyncSession, post: NewMessage, *, bus: Bus) -> PostOutcome:
+async def do_post_message(
+    session: AsyncSession, post: NewMessage, *, bus: Bus, max_attachments: int = MAX_ATTACHMENTS
+) -> PostOutcome:
     """Store one message; raises the refusal instead of returning it."""
-    outcome = (await do_post_messages(session, [post], bus=bus))[0]
+    outcome = (await do_post_messages(session, [post], bus=bus, max_attachments=max_attachments))[0]
     if outcome.error is not None:
         raise outcome.error
     return outcome
@@ -365,6 +406,9 @@ async def do_delete_message(
     )
     message.body = ""
     message.mentions = []
+    if message.attachments:
+        message.attachments = None
+        await files_service.do_discard_for_message(session, message.id)
     message.deleted_at = utcnow()
     await _number_change(session, message)
     await session.flush()

@@ -98,9 +98,21 @@ async def on_message(hub: ChatHub, conn: Connection, data: dict[str, Any]) -> No
             f"too many messages; retry in {wait:.2f} s", details={"retry_after": wait}
         )
     conn.in_flight += 1
-    future = hub.writer.submit(
-        NewMessage(conn.user, frame.ticket_id, frame.body, frame.visibility, frame.client_msg_id)
+    if len(frame.attachments) > hub.limits.max_attachments:
+        raise InvalidInput(
+            f"at most {hub.limits.max_attachments} attachments per message",
+            code="too_many_attachments",
+            details={"max": hub.limits.max_attachments},
+        )
+    post = NewMessage(
+        conn.user,
+        frame.ticket_id,
+        frame.body,
+        frame.visibility,
+        frame.client_msg_id,
+        tuple(frame.attachments),
     )
+    future = hub.writer.submit(post)
     future.add_done_callback(partial(_acknowledge, conn, frame))
 
 

@@ -173,9 +173,12 @@ class WritebackWorker(WriteBackWorkerBase):
         if reason is not None:
             return reason
         signature = f"\n\n— {author.name if author else 'someone'}, via Socialdesk chat"
+        # The files stay in Socialdesk (connectors write text only); the comment names them.
+        names = [a["filename"] for a in message.attachments or []]
+        files = f"\n\nFiles in the Socialdesk chat: {', '.join(names)}" if names else ""
         return PlannedWrite(
             ticket_id=ticket.id,
-            body=message.body + signature,
+            body=message.body + files + signature,
             idempotency_key=writeback_key(message.id),
             visibility=Visibility(writeback.visibility),
         )

@@ -15,6 +15,7 @@ import logging
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.chat.limits import MAX_ATTACHMENTS
 from app.chat.service import NewMessage, PostOutcome, do_post_messages
 from app.db import dedicated_writer, unit_of_work
 from app.realtime.bus import Bus
@@ -34,10 +35,12 @@ class MessageWriter:
         bus: Bus,
         *,
         max_batch: int = MAX_BATCH,
+        max_attachments: int = MAX_ATTACHMENTS,
     ) -> None:
         self.sessionmaker, self._engine = dedicated_writer(sessionmaker)
         self.bus = bus
         self.max_batch = max_batch
+        self.max_attachments = max_attachments
         self._pending: list[Pending] = []
         self._known_tickets: dict[int, int] = {}  # ticket -> connector, never changes
         self._wakeup = asyncio.Event()
@@ -75,7 +78,11 @@ class MessageWriter:
     async def _store(self, batch: list[Pending]) -> list[PostOutcome]:
         async with unit_of_work(self.sessionmaker) as session:
             return await do_post_messages(
-                session, [p for p, _ in batch], bus=self.bus, known_tickets=self._known_tickets
+                session,
+                [p for p, _ in batch],
+                bus=self.bus,
+                known_tickets=self._known_tickets,
+                max_attachments=self.max_attachments,
             )
 
     async def _write(self, batch: list[Pending]) -> None:

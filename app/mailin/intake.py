@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import discard_after_commit, unit_of_work
 from app.kit.clock import utcnow
 from app.mailin.addresses import ReplyAddresses
-from app.mailin.service import MailOutcome, do_accept_reply
+from app.mailin.service import MailFiles, MailOutcome, do_accept_reply
 from app.realtime.bus import Bus
 
 log = logging.getLogger("socialdesk.mailin")
@@ -27,6 +27,8 @@ class MailIntake:
     bus: Bus
     addresses: ReplyAddresses
     max_bytes: int
+    # Where attachments of replies go; None: they are skipped, with a note in the message.
+    files: MailFiles | None = None
 
     async def receive(
         self,
@@ -46,6 +48,7 @@ class MailIntake:
                 now=utcnow(),
                 envelope_sender=envelope_sender,
                 envelope_recipients=envelope_recipients,
+                files=self.files,
             )
             if outcome.refused is not None:
                 await session.rollback()  # nothing of a refused mail is kept

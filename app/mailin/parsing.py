@@ -31,6 +31,14 @@ _DAEMONS = {"mailer-daemon", "postmaster", "noreply", "no-reply"}
 
 
 @dataclass(frozen=True, slots=True)
+class MailFile:
+    """An attachment of a mail, as sent (its type is sniffed when it is stored)."""
+
+    filename: str | None
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMail:
     message_id: str | None
     sender: str  # the From address, lower case ("" when there is none)
@@ -38,6 +46,7 @@ class InboundMail:
     # Why this is a mail no person wrote (auto-reply, bounce, list mail), or None.
     automatic: str | None
     text: str  # the new part of the reply, as Markdown
+    files: tuple[MailFile, ...] = ()
 
 
 def parse_mail(
@@ -55,7 +64,20 @@ def parse_mail(
         recipients=recipients,
         automatic=_automatic(mail, sender, envelope_sender),
         text=reply_text(mail),
+        files=mail_files(mail),
     )
+
+
+def mail_files(mail: EmailMessage) -> tuple[MailFile, ...]:
+    """The mail's attachments (not its text or HTML body), decoded."""
+    found = []
+    for part in mail.iter_attachments():
+        if part.is_multipart():  # a forwarded mail as message/rfc822: not a file of ours
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            found.append(MailFile(part.get_filename(), payload))
+    return tuple(found)
 
 
 def _automatic(mail: EmailMessage, sender: str, envelope_sender: str | None) -> str | None:

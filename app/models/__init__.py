@@ -1,5 +1,6 @@
 """All ORM models, one module per aggregate; import from here."""
 
+from app.models.attachment import Attachment
 from app.models.base import Base
 from app.models.chat import ChatMessage, ChatMessageAudit, ChatReadState, ChatWriteback
 from app.models.connector import ConnectorInstance, ConnectorWrite
@@ -41,6 +42,7 @@ __all__ = [
     "ApprovalAudit",
     "ApprovalRequest",
     "Approver",
+    "Attachment",
     "Base",
     "ChatMessage",
     "ChatMessageAudit",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,6 +35,10 @@ class ChatMessage(IdMixin, Base):
     client_msg_id: Mapped[str] = mapped_column(String(100))
     mentions: Mapped[list[int]] = mapped_column(Json, default=list)
     external_comment_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The files it carries as clients see them ({id, filename, size, content_type}), copied
+    # from the attachment rows when posted so reading a conversation needs no join; the
+    # rows (app/models/attachment.py) decide who may download them.
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(Json, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -102,7 +102,7 @@ class ChatHub:
         self.bus = bus
         self.limits = limits or ChatLimits()
         self.limiter = SendRateLimiter(self.limits.send_rate, self.limits.send_burst)
-        self.writer = MessageWriter(sessionmaker, bus)
+        self.writer = MessageWriter(sessionmaker, bus, max_attachments=self.limits.max_attachments)
         self.rooms: dict[int, Room] = {}
         self.inboxes: dict[int, Inbox] = {}
         self.connections: set[Connection] = set()
@@ -270,6 +270,9 @@ def get_hub(app: FastAPI | Any) -> ChatHub:
     hub = getattr(app.state, "chat_hub", None)
     if hub is None:
         limits = getattr(app.state, "chat_limits", None)
+        settings = getattr(app.state, "settings", None)
+        if limits is None and settings is not None:
+            limits = ChatLimits(max_attachments=settings.attachments_per_message)
         hub = ChatHub(app.state.sessionmaker, app.state.bus, limits)
         app.state.chat_hub = hub
     return hub

@@ -14,6 +14,7 @@ from app.chat.history import conversation_backlog
 from app.chat.limits import ChatLimits
 from app.chat.receipts import place_receipts, receipts_for
 from app.deps import AppSettings, Attempts, Session, client_address
+from app.files.sniffing import INLINE_TYPES
 from app.followers import service as followers_service
 from app.followers.audiences import followers_of
 from app.kit.attempts import SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, TooManyAttempts
@@ -184,6 +185,7 @@ async def ticket_page(request: Request, ticket_id: int, session: Session) -> Res
         seen=place_receipts(receipts, shown),
         followers=followers,
         following=following,
+        inline_types=INLINE_TYPES,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import ClassVar
 
 import httpx
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.chat.service import NewMessage, do_delete_message, do_post_message
 from app.chat.writeback import WritebackWorker
 from app.db import unit_of_work
+from app.files.service import do_store
+from app.files.store import LocalBlobStore
 from app.kit.clock import utcnow
 from app.kit.secrets import SecretBox
 from app.models import ChatMessage, ChatWriteback, ConnectorWrite, Role, TicketEvent, User
@@ -26,6 +29,7 @@ from connectors.base import Capability, NotSupported, RateLimited, TransientErro
 from connectors.demo.connector import DemoConnector
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import create_connector, create_ticket, create_user
+from tests.files.support import PNG
 from tests.sync.scripted import ScriptedConnector
 
 
@@ -291,3 +295,27 @@ async def test_a_write_back_that_cannot_be_planned_is_a_recorded_failure(
     assert failed.last_error == "internal_error: ValueError"
     assert failed.next_attempt_at > utcnow()
     assert PublicOnlyConnector.written == []
+
+
+async def test_the_comment_names_the_files_that_stay_in_socialdesk(
+    db: async_sessionmaker[AsyncSession], worker: WritebackWorker, tmp_path: Path
+) -> None:
+    async with unit_of_work(db) as session:
+        agent, _ = await create_user(session, role=Role.AGENT, name="Alex Files")
+        instance = await create_connector(session, kind="chat_public_only")
+        ticket = await create_ticket(session, connector=instance)
+        shot = await do_store(
+            session, LocalBlobStore(tmp_path), uploader_id=agent.id, ticket_id=ticket.id,
+            filename="screen.png", data=PNG, content_type="image/png",
+        )  # fmt: skip
+        await do_post_message(
+            session,
+            NewMessage(agent, ticket.id, "Fixed, see the screenshot", "public", "f1", (shot.id,)),
+            bus=MemoryBus(),
+        )
+    assert await worker.run_once() == 1
+    (written,) = PublicOnlyConnector.written
+    assert written[1] == (
+        "Fixed, see the screenshot\n\nFiles in the Socialdesk chat: screen.png"
+        "\n\n— Alex Files, via Socialdesk chat"
+    )

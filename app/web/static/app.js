@@ -60,6 +60,27 @@ async function api(method, path, body) {
   return data;
 }
 
+// Images shown inline (the server serves only these inline); anything else is a download.
+const INLINE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+function renderAttachments(attachments) {
+  const list = el("ul", { class: "attachments" });
+  for (const file of attachments) {
+    const item = el("li");
+    if (INLINE_TYPES.has(file.content_type)) {
+      const link = el("a", { href: file.url, target: "_blank", rel: "noopener" });
+      link.append(el("img", { class: "thumb", src: file.url, alt: file.filename }));
+      item.append(link);
+    } else {
+      item.append(el("a", { href: file.url, download: file.filename }, file.filename));
+      item.append(" ");
+      item.append(el("small", {}, `${(file.size / 1024).toFixed(1)} KB`));
+    }
+    list.append(item);
+  }
+  return list;
+}
+
 function el(tag, attrs = {}, text) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
@@ -86,6 +107,23 @@ class Conversation {
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.send(); });
     this.form.addEventListener("change", () => this.markComposer());
     this.form.querySelector("textarea").addEventListener("input", () => this.sendTyping());
+    // Files: the picker, dropped on the composer, or pasted (a screenshot) into it; each is
+    // uploaded at once and goes with the next message sent.
+    this.pending = [];
+    this.pendingList = document.getElementById("pending-files");
+    this.picker = document.getElementById("files");
+    this.picker.addEventListener("change", () => { this.upload([...this.picker.files]); this.picker.value = ""; });
+    this.form.addEventListener("dragover", (event) => { event.preventDefault(); this.form.classList.add("dropping"); });
+    this.form.addEventListener("dragleave", () => this.form.classList.remove("dropping"));
+    this.form.addEventListener("drop", (event) => {
+      event.preventDefault();
+      this.form.classList.remove("dropping");
+      this.upload([...(event.dataTransfer?.files || [])]);
+    });
+    this.form.querySelector("textarea").addEventListener("paste", (event) => {
+      const files = [...(event.clipboardData?.files || [])];
+      if (files.length) { event.preventDefault(); this.upload(files); }
+    });
     this.markComposer();
     this.connect();
   }
@@ -159,6 +197,7 @@ class Conversation {
     else if (message.html) body.innerHTML = message.html;
     else body.textContent = message.body;
     item.append(body);
+    if (!message.deleted_at && message.attachments?.length) item.append(renderAttachments(message.attachments));
     this.place(`m-${message.id}`, item);
     this.renderReceipts();
   }
@@ -167,6 +206,7 @@ class Conversation {
     // As the server renders it: the message keeps its place, without its content.
     const body = document.querySelector(`#m-${messageId} .body`);
     if (body) body.textContent = "(message deleted)";
+    document.querySelector(`#m-${messageId} .attachments`)?.remove();
   }
 
   renderEvent(frame) {
@@ -262,16 +302,55 @@ class Conversation {
     this.error.hidden = !message;
   }
 
+  async upload(files) {
+    this.showError("");
+    for (const file of files) {
+      const form = new FormData();
+      // A pasted screenshot may come without a name.
+      form.append("file", file, file.name || `screenshot-${Date.now()}.png`);
+      try {
+        const response = await fetch(`/api/v1/tickets/${this.ticketId}/attachments`, {
+          method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() }, body: form,
+        });
+        const data = await response.json().catch(() => null);
+        if (!response.ok) throw new Error(data?.error?.message || `upload failed (${response.status})`);
+        this.pending.push(data);
+      } catch (error) {
+        this.showError(`${file.name || "screenshot"}: ${error.message}`);
+      }
+    }
+    this.renderPending();
+  }
+
+  renderPending() {
+    this.pendingList.replaceChildren(...this.pending.map((file) => {
+      const item = el("li", { class: "pending-file" }, `${file.filename} `);
+      const remove = el("button", { type: "button", "aria-label": `Remove ${file.filename}` }, "×");
+      remove.addEventListener("click", () => {
+        this.pending = this.pending.filter((f) => f.id !== file.id);
+        this.renderPending();
+      });
+      item.append(remove);
+      return item;
+    }));
+  }
+
   async send() {
     const textarea = this.form.querySelector("textarea");
-    const body = textarea.value.trim();
-    if (!body) return;
+    let body = textarea.value.trim();
+    if (!body && !this.pending.length) return;
+    // A message needs text: files sent alone are announced by their names.
+    if (!body) body = this.pending.map((file) => `📎 ${file.filename}`).join("\n");
     this.showError("");
     try {
-      const message = await api("POST", `/api/v1/tickets/${this.ticketId}/messages`,
-        { body, visibility: this.visibility(), client_msg_id: crypto.randomUUID() });
+      const message = await api("POST", `/api/v1/tickets/${this.ticketId}/messages`, {
+        body, visibility: this.visibility(), client_msg_id: crypto.randomUUID(),
+        attachments: this.pending.map((file) => file.id),
+      });
       this.renderMessage(message);
       textarea.value = "";
+      this.pending = [];
+      this.renderPending();
     } catch (error) {
       this.showError(error.message);
     }

@@ -1,0 +1,1 @@
+"""Files attached to chat messages: content-addressed blobs, the attachment rows, serving."""
