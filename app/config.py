@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Stored policy decisions (the admin's explain) older than this many days are deleted
     # by a background pass, except those pending work still needs (app/policy/retention.py).
     decision_retention_days: int = Field(default=180, ge=1)
+    # How long outbox rows claimed by a worker stay its own without a heartbeat: after a
+    # worker dies, its rows wait this long before another worker sends them.
+    outbox_lease_seconds: float = Field(default=60, ge=3)
     # Replies by e-mail (app/mailin): ticket mails get a signed Reply-To at this domain
     # (unset: no Reply-To, and mail-in refuses everything). Its MX, or a forward, must
     # bring mail for `reply+...@<domain>` to `socialdesk mail-in` or to the IMAP mailbox.

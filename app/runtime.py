@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -125,7 +126,10 @@ class Runtime:
             self.bus,
             self.box,
             self.http,
-            relay_settings=RelaySettings(poll_interval=SAFETY_POLL_SECONDS),
+            relay_settings=RelaySettings(
+                poll_interval=SAFETY_POLL_SECONDS,
+                lease=timedelta(seconds=self.settings.outbox_lease_seconds),
+            ),
             wake=lambda: listener.event(OUTBOX_QUEUE),
         )
         self._tasks.append(asyncio.create_task(relay.run(self._stop), name="delivery-relay"))
