@@ -6,6 +6,11 @@ same run for a bare `websockets` broadcast server (the ceiling) and python-socke
 rooms (when installed), with the ratios. Server and clients each get one core.
 
     .venv/bin/python -m bench.chat_fanout --clients 1000 --rooms 100 --rate 1000
+
+Two replicas (`--replicas 2 --redis redis://...`, best on PostgreSQL): Socialdesk is
+measured with one server process and then with two behind the Redis bus, each room's
+members alternating between them and each room's publisher on one of them, so every
+message crosses Redis; both runs use Redis, so the ratio is the replicas' own effect.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class Server:
 
     def __init__(self, port: int) -> None:
         self.port = port
+        self.ports = [port]  # replicas: the members of a room alternate between them
         self.counter = itertools.count()
 
     def path(self, room: int, member: int) -> str:
@@ -173,9 +179,9 @@ class Run:
             self.server.publish(client, room)  # closed loop: one out for each own echo
 
     async def connect(self, room: int, member: int) -> None:
-        client = await open_raw(
-            "127.0.0.1", self.server.port, self.server.path(room, member), self.on_text
-        )
+        ports = self.server.ports
+        port = ports[(member + room) % len(ports)]
+        client = await open_raw("127.0.0.1", port, self.server.path(room, member), self.on_text)
         await self.server.join(client, room)
         self.clients.append(client)
         if member == 0:
@@ -195,7 +201,9 @@ class Run:
         after = rss_kib(pid)
         return {"rss_kib_per_idle_connection": round((after - before) / max(1, len(rest)), 1)}
 
-    async def measure(self, pid: int, *, rate: float | None, seconds: float) -> dict[str, Any]:
+    async def measure(
+        self, pids: list[int], *, rate: float | None, seconds: float
+    ) -> dict[str, Any]:
         self.phase = Phase(flat=rate is None)
         senders = [] if rate is None else [asyncio.create_task(self._steady(rate))]
         if rate is None:
@@ -203,13 +211,17 @@ class Run:
                 for _ in range(WINDOW):
                     self.server.publish(client, room)
         await asyncio.sleep(1.0)  # warm-up, not recorded
-        cpu0, server0, start = time.process_time(), cpu_seconds(pid), time.perf_counter()
+
+        def server_cpu_now() -> float:
+            return sum(cpu_seconds(pid) for pid in pids)
+
+        cpu0, server0, start = time.process_time(), server_cpu_now(), time.perf_counter()
         self.phase.recording = True
-        print(f"{self.server.kind} pid {pid}: recording", file=sys.stderr, flush=True)
+        print(f"{self.server.kind} pids {pids}: recording", file=sys.stderr, flush=True)
         await asyncio.sleep(seconds)
         self.phase.recording = False
         wall = time.perf_counter() - start
-        client_cpu, server_cpu = time.process_time() - cpu0, cpu_seconds(pid) - server0
+        client_cpu, server_cpu = time.process_time() - cpu0, server_cpu_now() - server0
         self.phase.flat = False
         for task in senders:
             task.cancel()
@@ -285,18 +297,24 @@ def start_server(kind: str, port: int, extra: list[str], pin: bool) -> subproces
 
 
 async def bench_one(
-    server: Server, process: subprocess.Popen[bytes], args: argparse.Namespace
+    server: Server,
+    process: subprocess.Popen[bytes] | list[subprocess.Popen[bytes]],
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
+    processes = process if isinstance(process, list) else [process]
+    pids = [p.pid for p in processes]
     run = Run(server, args.rooms, args.clients // args.rooms)
     try:
-        result: dict[str, Any] = await run.connect_all(process.pid)
-        result["fixed_rate"] = await run.measure(process.pid, rate=args.rate, seconds=args.seconds)
-        result["flat_out"] = await run.measure(process.pid, rate=None, seconds=args.seconds)
+        result: dict[str, Any] = await run.connect_all(pids[0])
+        result["fixed_rate"] = await run.measure(pids, rate=args.rate, seconds=args.seconds)
+        result["flat_out"] = await run.measure(pids, rate=None, seconds=args.seconds)
+        result["server_processes"] = len(pids)
         return result
     finally:
         run.close()
-        process.terminate()
-        process.wait(timeout=20)
+        for each in processes:
+            each.terminate()
+            each.wait(timeout=20)
 
 
 def _ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
@@ -306,13 +324,20 @@ def _ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
     return round(float(ratio), 3)
 
 
-async def bench_socialdesk(args: argparse.Namespace, pin: bool) -> dict[str, Any]:
+async def bench_socialdesk(
+    args: argparse.Namespace, pin: bool, replicas: int = 1
+) -> dict[str, Any]:
     async with scratch_database(args.database) as url:
         key = "bench-secret-key-" + secrets.token_hex(16)
         desk = await seed(url, key, args.rooms, args.clients // args.rooms)
-        port = free_port()
-        process = start_server("socialdesk", port, ["--database", url, "--secret-key", key], pin)
-        return await bench_one(Socialdesk(port, desk), process, args)
+        extra = ["--database", url, "--secret-key", key]
+        if args.redis:
+            extra += ["--redis", args.redis]
+        ports = [free_port() for _ in range(replicas)]
+        processes = [start_server("socialdesk", port, extra, pin) for port in ports]
+        server = Socialdesk(ports[0], desk)
+        server.ports = ports
+        return await bench_one(server, processes, args)
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -323,6 +348,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     wanted = set(args.only.split(",")) if args.only else {"socialdesk", "bare", "socketio"}
     if "socialdesk" in wanted:
         results["socialdesk"] = await bench_socialdesk(args, pin)
+        if args.replicas > 1:
+            results["socialdesk_replicas"] = await bench_socialdesk(args, pin, args.replicas)
     if "bare" in wanted:
         port = free_port()
         results["bare_websockets"] = await bench_one(
@@ -347,12 +374,17 @@ def _report(args: argparse.Namespace, pin: bool, results: dict[str, Any]) -> dic
             "seconds_per_phase": args.seconds,
             "database": "postgresql" if args.database.startswith("postgres") else "sqlite",
             "pinned_cores": pin,
+            "redis": bool(args.redis),
+            "replicas": args.replicas,
         },
         "results": results,
         "ratios_flat_out": {
             "socialdesk_vs_bare": _ratio(results.get("socialdesk"), results.get("bare_websockets")),
             "socialdesk_vs_socketio": _ratio(
                 results.get("socialdesk"), results.get("python_socketio")
+            ),
+            "replicas_vs_one": _ratio(
+                results.get("socialdesk_replicas"), results.get("socialdesk")
             ),
         },
     }
@@ -378,6 +410,8 @@ def main() -> None:
         "--only", default="", help="comma-separated subset of socialdesk,bare,socketio"
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and clients")
+    parser.add_argument("--replicas", type=int, default=1, help="also measure N servers")
+    parser.add_argument("--redis", default="", help="redis:// URL: the servers share this bus")
     print(json.dumps(asyncio.run(main_async(parser.parse_args())), indent=2))
 
 

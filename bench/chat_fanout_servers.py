@@ -33,12 +33,14 @@ BENCH_LIMITS = ChatLimits(
 )
 
 
-def serve_socialdesk(port: int, database_url: str, secret_key: str) -> None:
+def serve_socialdesk(port: int, database_url: str, secret_key: str, redis_url: str | None) -> None:
     from app.config import Settings
     from app.kit.gc_tuning import tune_for_server
     from app.main import create_app
 
-    settings = Settings(database_url=database_url, secret_key=secret_key, log_level="warning")
+    settings = Settings(
+        database_url=database_url, secret_key=secret_key, log_level="warning", redis_url=redis_url
+    )
     app = create_app(settings)
     app.state.chat_limits = BENCH_LIMITS
     tune_for_server()  # as `socialdesk serve` does
@@ -86,10 +88,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database")
     parser.add_argument("--secret-key", default="bench-secret-key-" + "x" * 32)
+    parser.add_argument("--redis", default=None)
     args = parser.parse_args()
     print(json.dumps({"serving": args.kind, "port": args.port}), flush=True)
     if args.kind == "socialdesk":
-        serve_socialdesk(args.port, args.database, args.secret_key)
+        serve_socialdesk(args.port, args.database, args.secret_key, args.redis)
     elif args.kind == "bare":
         asyncio.run(_bare(args.port))
     else:
