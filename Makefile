@@ -55,4 +55,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache socialdesk.db* .socialdesk site
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis socialdesk.db* .socialdesk site

@@ -12,6 +12,7 @@ from app.chat import frames, history, service
 from app.chat.schemas import MessageCreate, MessageOut, MessageUpdate, ReadMark, ReadStateOut
 from app.deps import AppSettings, Bus, Session
 from app.kit.errors import InvalidInput
+from app.kit.ids import Cursor, Id
 from app.kit.pagination import After, Limit, Page
 from app.realtime.hub import get_hub
 
@@ -19,9 +20,8 @@ router = APIRouter(prefix="/api/v1", tags=["chat"])
 
 
 ChangedAfter = Annotated[
-    int | None,
+    Cursor | None,
     Query(
-        ge=0,
         description="instead of `after`: the messages edited or deleted after this "
         "revision, in revision order (`next_after` is then a revision too)",
     ),
@@ -30,7 +30,7 @@ ChangedAfter = Annotated[
 
 @router.get("/tickets/{ticket_id}/messages")
 async def list_messages(
-    ticket_id: int,
+    ticket_id: Id,
     session: Session,
     user: CurrentUser,
     after: After = None,
@@ -56,7 +56,7 @@ async def list_messages(
 
 @router.post("/tickets/{ticket_id}/messages", status_code=status.HTTP_201_CREATED)
 async def post_message(
-    ticket_id: int,
+    ticket_id: Id,
     body: MessageCreate,
     request: Request,
     response: Response,
@@ -87,7 +87,7 @@ async def post_message(
 
 @router.patch("/messages/{message_id}")
 async def edit_message(
-    message_id: int, body: MessageUpdate, session: Session, bus: Bus, user: CurrentUser
+    message_id: Id, body: MessageUpdate, session: Session, bus: Bus, user: CurrentUser
 ) -> MessageOut:
     message, author_name = await service.do_edit_message(
         session, user=user, message_id=message_id, body=body.body, bus=bus
@@ -96,13 +96,13 @@ async def edit_message(
 
 
 @router.delete("/messages/{message_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_message(message_id: int, session: Session, bus: Bus, user: CurrentUser) -> None:
+async def delete_message(message_id: Id, session: Session, bus: Bus, user: CurrentUser) -> None:
     await service.do_delete_message(session, user=user, message_id=message_id, bus=bus)
 
 
 @router.post("/tickets/{ticket_id}/read")
 async def mark_read(
-    ticket_id: int, body: ReadMark, session: Session, bus: Bus, user: CurrentUser
+    ticket_id: Id, body: ReadMark, session: Session, bus: Bus, user: CurrentUser
 ) -> ReadStateOut:
     last = await service.do_mark_read(
         session, user=user, ticket_id=ticket_id, message_id=body.message_id, bus=bus

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.chat.limits import MAX_BODY_CHARS
 from app.files.schemas import AttachmentOut
+from app.kit.ids import Cursor, Id
 
 ChatVisibility = Literal["public", "internal"]
 Body = Annotated[
@@ -18,7 +19,7 @@ Body = Annotated[
 ClientMsgId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 # The count is checked against SOCIALDESK_ATTACHMENTS_PER_MESSAGE by the service; this
 # bound only keeps a hostile list from being parsed at all.
-AttachmentIds = Annotated[list[Annotated[int, Field(ge=1)]], Field(max_length=100)]
+AttachmentIds = Annotated[list[Id], Field(max_length=100)]
 
 
 class Author(BaseModel):
@@ -73,7 +74,7 @@ class MessageUpdate(BaseModel):
 class ReadMark(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message_id: int = Field(ge=1)
+    message_id: Id
 
 
 class ReadStateOut(BaseModel):
@@ -93,20 +94,20 @@ class _Frame(BaseModel):
 
 
 class SubscribeFrame(_Frame):
-    ticket_id: int
-    since: int | None = Field(default=None, ge=0, description="last message id seen")
-    since_event: int | None = Field(default=None, ge=0, description="last timeline id seen")
-    since_change: int | None = Field(
-        default=None, ge=0, description="highest revision seen (with `since`)"
+    ticket_id: Id
+    since: Cursor | None = Field(default=None, description="last message id seen")
+    since_event: Cursor | None = Field(default=None, description="last timeline id seen")
+    since_change: Cursor | None = Field(
+        default=None, description="highest revision seen (with `since`)"
     )
 
 
 class UnsubscribeFrame(_Frame):
-    ticket_id: int
+    ticket_id: Id
 
 
 class MessageFrame(_Frame):
-    ticket_id: int
+    ticket_id: Id
     body: str  # length checked by the handler, so the error names the limit
     visibility: ChatVisibility = "public"
     client_msg_id: ClientMsgId
@@ -114,13 +115,13 @@ class MessageFrame(_Frame):
 
 
 class TypingFrame(_Frame):
-    ticket_id: int
+    ticket_id: Id
     visibility: ChatVisibility = "public"
 
 
 class ReadFrame(_Frame):
-    ticket_id: int
-    message_id: int = Field(ge=1)
+    ticket_id: Id
+    message_id: Id
 
 
 class PingFrame(_Frame):

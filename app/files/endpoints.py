@@ -15,6 +15,7 @@ from app.files.schemas import AttachmentOut, attachment_json
 from app.files.sniffing import INLINE_TYPES
 from app.files.store import BlobStore
 from app.kit.errors import InvalidInput
+from app.kit.ids import Id
 from app.realtime.hub import get_hub
 
 router = APIRouter(prefix="/api/v1", tags=["attachments"])
@@ -50,7 +51,7 @@ Files = Annotated[BlobStore, Depends(get_files)]
     },
 )
 async def upload_attachment(
-    ticket_id: int,
+    ticket_id: Id,
     request: Request,
     session: Session,
     files: Files,
@@ -90,7 +91,7 @@ async def upload_attachment(
 
 @router.get("/attachments/{attachment_id}", response_class=Response)
 async def download_attachment(
-    attachment_id: int, session: Session, files: Files, user: CurrentUser
+    attachment_id: Id, session: Session, files: Files, user: CurrentUser
 ) -> Response:
     """The file, if you may read its message (404 otherwise, like a missing file)."""
     attachment = await service.check_attachment_readable(

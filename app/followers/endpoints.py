@@ -10,6 +10,7 @@ from app.auth.permissions import CurrentUser
 from app.deps import Session
 from app.followers import service
 from app.followers.schemas import FollowersPage, MyFollows, ServiceFollowOut, TicketFollowOut
+from app.kit.ids import Id
 from app.kit.pagination import After, Limit
 
 router = APIRouter(prefix="/api/v1", tags=["following"])
@@ -19,12 +20,12 @@ ServiceSlug = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")]
 
 
 @router.put("/tickets/{ticket_id}/follow")
-async def follow_ticket(ticket_id: int, session: Session, user: CurrentUser) -> TicketFollowOut:
+async def follow_ticket(ticket_id: Id, session: Session, user: CurrentUser) -> TicketFollowOut:
     return await service.do_follow_ticket(session, user=user, ticket_id=ticket_id)
 
 
 @router.delete("/tickets/{ticket_id}/follow", status_code=status.HTTP_204_NO_CONTENT)
-async def unfollow_ticket(ticket_id: int, session: Session, user: CurrentUser) -> Response:
+async def unfollow_ticket(ticket_id: Id, session: Session, user: CurrentUser) -> Response:
     await service.do_unfollow_ticket(session, user=user, ticket_id=ticket_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -32,7 +33,7 @@ async def unfollow_ticket(ticket_id: int, session: Session, user: CurrentUser) -
 # End users get names only: the other fields are left out of their answer, not sent empty.
 @router.get("/tickets/{ticket_id}/followers", response_model_exclude_none=True)
 async def list_followers(
-    ticket_id: int, session: Session, user: CurrentUser, after: After = None, limit: Limit = 100
+    ticket_id: Id, session: Session, user: CurrentUser, after: After = None, limit: Limit = 100
 ) -> FollowersPage:
     return await service.followers_page(
         session, viewer=user, ticket_id=ticket_id, after=after, limit=limit

@@ -7,10 +7,16 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
+from app.kit.ids import Cursor, NumberCursor
+
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
-After = Annotated[int | None, Query(ge=0, description="return items with an id after this")]
+After = Annotated[Cursor | None, Query(description="return items with an id after this")]
+# For lists ordered by a 32-bit number rather than an id (policy versions).
+AfterNumber = Annotated[
+    NumberCursor | None, Query(description="return items with a number after this")
+]
 
 
 class Page(BaseModel, Generic[T]):

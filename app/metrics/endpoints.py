@@ -9,6 +9,7 @@ from app.auth.permissions import Admin, Staff
 from app.deps import Session
 from app.kit.clock import as_utc, utcnow
 from app.kit.errors import InvalidInput
+from app.kit.ids import Id
 from app.metrics import engagement, service, surveys
 from app.metrics.schemas import SlaReport, SlaSettings
 from connectors.base import NormalizedPriority
@@ -36,7 +37,7 @@ async def sla_report(
     since: From = None,
     until: To = None,
     priority: NormalizedPriority | None = None,
-    connector_id: int | None = None,
+    connector_id: Id | None = None,
 ) -> SlaReport:
     start, end = _range(since, until)
     figures = await service.ticket_figures(
@@ -52,7 +53,7 @@ async def sla_csv(
     since: From = None,
     until: To = None,
     priority: NormalizedPriority | None = None,
-    connector_id: int | None = None,
+    connector_id: Id | None = None,
 ) -> Response:
     start, end = _range(since, until)
     figures = await service.ticket_figures(

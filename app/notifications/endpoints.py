@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from app.auth.permissions import CurrentUser
 from app.deps import AppSettings, Session
+from app.kit.ids import Id
 from app.kit.pagination import Limit
 from app.kit.secrets import SecretBox
 from app.notifications import inbox, preferences
@@ -51,7 +52,7 @@ async def put_preferences(
 async def list_notifications(
     session: Session,
     user: CurrentUser,
-    before: Annotated[int | None, Query(ge=1, description="items with an id below this")] = None,
+    before: Annotated[Id | None, Query(description="items with an id below this")] = None,
     limit: Limit = 50,
     unread: bool = False,
 ) -> Inbox:
@@ -64,10 +65,10 @@ async def mark_all_read(session: Session, user: CurrentUser) -> dict[str, int]:
 
 
 @router.post("/notifications/{item_id}/read")
-async def mark_read(item_id: int, session: Session, user: CurrentUser) -> NotificationOut:
+async def mark_read(item_id: Id, session: Session, user: CurrentUser) -> NotificationOut:
     return await inbox.do_mark_read(session, user=user, item_id=item_id)
 
 
 @router.get("/notifications/{item_id}/explain")
-async def explain(item_id: int, session: Session, user: CurrentUser) -> Explanation:
+async def explain(item_id: Id, session: Session, user: CurrentUser) -> Explanation:
     return await inbox.explain(session, user=user, item_id=item_id)

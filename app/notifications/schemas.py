@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.kit.ids import Id
+
 DigestMode = Literal["immediate", "hourly", "daily"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_APPRISE_URLS = 10
@@ -61,7 +63,7 @@ class AppriseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: int | None = None
+    id: Id | None = None
     url: str | None = Field(default=None, min_length=3, max_length=2000)
     label: str = Field(default="", max_length=100)
     internal: bool = False

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from app.auth.permissions import Admin
 from app.deps import Session
+from app.kit.ids import Id
 from app.kit.pagination import After, Limit, Page
 from app.outbox import repository, service
 from app.outbox.schemas import AttemptOut, DeliveryDetail, DeliveryOut, DeliveryStatus
@@ -27,7 +28,7 @@ async def list_deliveries(
 
 
 @router.get("/{delivery_id}")
-async def get_delivery(delivery_id: int, session: Session, _admin: Admin) -> DeliveryDetail:
+async def get_delivery(delivery_id: Id, session: Session, _admin: Admin) -> DeliveryDetail:
     delivery = await service.check_delivery(session, delivery_id)
     attempts = [
         AttemptOut.model_validate(a) for a in await repository.attempts_of(session, delivery_id)
@@ -36,5 +37,5 @@ async def get_delivery(delivery_id: int, session: Session, _admin: Admin) -> Del
 
 
 @router.post("/{delivery_id}/retry")
-async def retry_delivery(delivery_id: int, session: Session, _admin: Admin) -> DeliveryOut:
+async def retry_delivery(delivery_id: Id, session: Session, _admin: Admin) -> DeliveryOut:
     return DeliveryOut.model_validate(await service.do_retry(session, delivery_id))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from app.auth.permissions import Admin, CurrentUser
 from app.deps import Session
+from app.kit.ids import Id
 from app.kit.pagination import After, Limit, Page
 from app.models import ApprovalRequest
 from app.policy.decisions import approvals, verdicts
@@ -40,13 +41,13 @@ async def list_approvals(
 
 
 @router.get("/approvals/{approval_id}")
-async def get_approval(approval_id: int, session: Session, user: CurrentUser) -> ApprovalOut:
+async def get_approval(approval_id: Id, session: Session, user: CurrentUser) -> ApprovalOut:
     return approval_out(await approvals.get_approval(session, user=user, approval_id=approval_id))
 
 
 @router.post("/approvals/{approval_id}/approve")
 async def approve(
-    approval_id: int, session: Session, user: CurrentUser, body: ApproveBody | None = None
+    approval_id: Id, session: Session, user: CurrentUser, body: ApproveBody | None = None
 ) -> ApprovalOut:
     """Let the held event go out; a reason is required when the redaction scan found anything."""
     decided = await verdicts.do_decide_approval(
@@ -61,7 +62,7 @@ async def approve(
 
 @router.post("/approvals/{approval_id}/reject")
 async def reject(
-    approval_id: int, body: RejectBody, session: Session, user: CurrentUser
+    approval_id: Id, body: RejectBody, session: Session, user: CurrentUser
 ) -> ApprovalOut:
     """Stop the held event for good; the reason is required and audited."""
     decided = await verdicts.do_decide_approval(
@@ -86,10 +87,10 @@ async def list_approvers(session: Session, _admin: Admin) -> list[ApproverOut]:
 
 
 @router.put("/approvers/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def grant_approver(user_id: int, session: Session, admin: Admin) -> None:
+async def grant_approver(user_id: Id, session: Session, admin: Admin) -> None:
     await approvals.do_grant_approver(session, user_id=user_id, granted_by_user_id=admin.id)
 
 
 @router.delete("/approvers/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_approver(user_id: int, session: Session, _admin: Admin) -> None:
+async def revoke_approver(user_id: Id, session: Session, _admin: Admin) -> None:
     await approvals.do_revoke_approver(session, user_id=user_id)

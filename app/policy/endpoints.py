@@ -16,7 +16,8 @@ from app.auth.permissions import Admin
 from app.deps import AppSettings, Session
 from app.kit.clock import as_utc, utcnow
 from app.kit.errors import AppError, InvalidInput, NotFound
-from app.kit.pagination import After, Limit, Page
+from app.kit.ids import Id, Number
+from app.kit.pagination import After, AfterNumber, Limit, Page
 from app.models import PolicyDecision, PolicyVersion
 from app.policy import repository, service
 from app.policy.approval_endpoints import approval_out
@@ -88,7 +89,7 @@ async def put_policy(request: Request, session: Session, admin: Admin) -> Policy
 
 @router.get("/policy/versions")
 async def list_versions(
-    session: Session, _admin: Admin, after: After = None, limit: Limit = 50
+    session: Session, _admin: Admin, after: AfterNumber = None, limit: Limit = 50
 ) -> Page[PolicyVersionSummary]:
     """Every saved version, newest first (`after`: a version number)."""
     await service.get_active_version(session)
@@ -98,7 +99,7 @@ async def list_versions(
 
 
 @router.get("/policy/versions/{number}")
-async def get_version(number: int, session: Session, _admin: Admin) -> PolicyVersionOut:
+async def get_version(number: Number, session: Session, _admin: Admin) -> PolicyVersionOut:
     version = await repository.version_by_number(session, number)
     if version is None:
         raise NotFound("policy version not found")
@@ -141,7 +142,7 @@ async def list_decisions(
     session: Session,
     _admin: Admin,
     event_id: Annotated[str | None, Query(description="event key, e.g. ticket_event:12")] = None,
-    recipient_id: Annotated[int | None, Query(description="the recipient's user id")] = None,
+    recipient_id: Annotated[Id | None, Query(description="the recipient's user id")] = None,
     after: After = None,
     limit: Limit = 50,
 ) -> Page[DecisionOut]:
@@ -155,7 +156,7 @@ async def list_decisions(
 
 @router.get("/decisions/{decision_id}/explain")
 async def explain_decision(
-    decision_id: int, session: Session, _admin: Admin, settings: AppSettings
+    decision_id: Id, session: Session, _admin: Admin, settings: AppSettings
 ) -> ExplanationOut:
     """Why the policy decided this: the rule, every condition checked, redaction, approval."""
     decision = await repository.get_decision(session, decision_id)

@@ -4,13 +4,14 @@ Close codes: 1008 when the socket is not authenticated (token by `?token=`, an
 `Authorization: Bearer` header, or a first frame `{"type": "auth", "token"}`), 1013 for
 a client too far behind (it resumes with `since`) and for an address with too many failed
 authentications (SOCKET_AUTH_PER_ADDRESS), 1011 when the live feed is lost.
-Every other refusal is an `error` frame and the socket stays usable.
+Every other refusal is an `error` frame and the socket stays usable: invalid or too
+deeply nested JSON (`app.realtime.decoding`), invalid fields, and a frame whose handler
+failed unexpectedly (`internal_error`, logged).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from app.kit.errors import AppError
 from app.metrics.prometheus import WS_CONNECTIONS
 from app.models import User
 from app.realtime.connection import Connection
+from app.realtime.decoding import FrameRefused, decode_frame
 from app.realtime.hub import ChatHub, get_hub
 
 log = logging.getLogger(__name__)
@@ -82,8 +84,8 @@ async def _first_frame_token(websocket: WebSocket, seconds: float) -> str | None
     except TimeoutError:
         return None
     try:
-        data = json.loads(message.get("text") or "")
-    except ValueError:
+        data = decode_frame(message.get("text") or "")
+    except FrameRefused:
         return None
     if isinstance(data, dict) and data.get("type") == "auth" and isinstance(data.get("token"), str):
         return str(data["token"])
@@ -157,9 +159,9 @@ async def _receive_loop(websocket: WebSocket, hub: ChatHub, conn: Connection) ->
 
 async def _handle(hub: ChatHub, conn: Connection, text: str) -> None:
     try:
-        data = json.loads(text)
-    except ValueError:
-        conn.send_frame(frames.error_frame("invalid_json", "the frame is not valid JSON"))
+        data = decode_frame(text)
+    except FrameRefused as refused:
+        conn.send_frame(frames.error_frame(refused.code, refused.message))
         return
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         conn.send_frame(frames.error_frame("invalid_frame", "a frame is an object with a type"))
@@ -181,6 +183,12 @@ async def _handle(hub: ChatHub, conn: Connection, text: str) -> None:
         if isinstance(data.get("ticket_id"), int):
             extra["ticket_id"] = data["ticket_id"]
         conn.send_frame(error_for(exc, **extra))
+    except Exception:
+        # Like an HTTP 500: this frame failed, the socket and its subscriptions go on.
+        log.exception("unhandled error on a %r frame", data["type"])
+        conn.send_frame(
+            frames.error_frame("internal_error", "the frame could not be handled", ref=ref)
+        )
 
 
 def _ref(data: dict[str, Any]) -> Any:

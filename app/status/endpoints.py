@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 from app.auth.permissions import Admin, CurrentUser, Staff
 from app.deps import AppSettings, Session
 from app.kit.errors import NotFound
+from app.kit.ids import Id
 from app.kit.secrets import SecretBox
 from app.status import publishing, repository, service
 from app.status.lifecycle import IncidentKind
@@ -111,14 +112,14 @@ async def list_incidents(
 
 
 @router.get("/status/incidents/{incident_id}")
-async def get_incident(incident_id: int, session: Session, _staff: Staff) -> IncidentOut:
+async def get_incident(incident_id: Id, session: Session, _staff: Staff) -> IncidentOut:
     incident = await service.check_incident(session, incident_id)
     return (await service.incidents_out(session, [incident]))[0]
 
 
 @router.post("/status/incidents/{incident_id}/updates", status_code=status.HTTP_201_CREATED)
 async def add_update(
-    incident_id: int, body: UpdateCreate, session: Session, staff: Staff
+    incident_id: Id, body: UpdateCreate, session: Session, staff: Staff
 ) -> UpdateOut:
     update = await service.do_add_update(session, incident_id=incident_id, data=body, author=staff)
     return service.update_out(update, (await repository.audit_for(session, [update.id]))[update.id])
@@ -132,7 +133,7 @@ async def awaiting_approval(
     return [service.update_out(u) for u in await repository.pending_updates(session, limit)]
 
 
-async def _decided(session: Session, update_id: int) -> UpdateOut:
+async def _decided(session: Session, update_id: Id) -> UpdateOut:
     update = await repository.get_update(session, update_id)
     if update is None:  # pragma: no cover - just decided in this transaction
         raise NotFound("status update not found")
@@ -141,7 +142,7 @@ async def _decided(session: Session, update_id: int) -> UpdateOut:
 
 @router.post("/status/updates/{update_id}/approve")
 async def approve_update(
-    update_id: int, session: Session, staff: Staff, body: Decision | None = None
+    update_id: Id, session: Session, staff: Staff, body: Decision | None = None
 ) -> UpdateOut:
     """Publish a draft or held update; never by its author (two-person rule)."""
     decision = body or Decision()
@@ -157,7 +158,7 @@ async def approve_update(
 
 @router.post("/status/updates/{update_id}/reject")
 async def reject_update(
-    update_id: int, body: Rejection, session: Session, staff: Staff
+    update_id: Id, body: Rejection, session: Session, staff: Staff
 ) -> UpdateOut:
     await publishing.do_reject_update(session, update_id=update_id, user=staff, reason=body.reason)
     return await _decided(session, update_id)
@@ -168,7 +169,7 @@ async def reject_update(
 
 @router.post("/status/incidents/{incident_id}/tickets", status_code=status.HTTP_201_CREATED)
 async def link_ticket(
-    incident_id: int, body: TicketLink, session: Session, staff: Staff
+    incident_id: Id, body: TicketLink, session: Session, staff: Staff
 ) -> LinkedTicketOut:
     link = await service.do_link_ticket(
         session, incident_id=incident_id, ticket_id=body.ticket_id, user=staff
@@ -177,9 +178,7 @@ async def link_ticket(
 
 
 @router.get("/status/incidents/{incident_id}/tickets")
-async def linked_tickets(
-    incident_id: int, session: Session, _staff: Staff
-) -> list[LinkedTicketOut]:
+async def linked_tickets(incident_id: Id, session: Session, _staff: Staff) -> list[LinkedTicketOut]:
     incident = await service.check_incident(session, incident_id)
     links = (await repository.tickets_for(session, [incident.id]))[incident.id]
     return [LinkedTicketOut.model_validate(link) for link in links]
@@ -217,5 +216,5 @@ async def add_webhook(
 
 
 @router.delete("/status/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_webhook(webhook_id: int, session: Session, _admin: Admin) -> None:
+async def remove_webhook(webhook_id: Id, session: Session, _admin: Admin) -> None:
     await subscribers.do_remove_webhook(session, webhook_id=webhook_id)

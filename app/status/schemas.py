@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.kit.ids import Id
 from app.status.lifecycle import (
     Audience,
     Impact,
@@ -237,7 +238,7 @@ class IncidentOut(BaseModel):
 
 
 class TicketLink(_In):
-    ticket_id: int = Field(ge=1)
+    ticket_id: Id
 
 
 class FeedTokenOut(BaseModel):

@@ -11,6 +11,7 @@ from app.auth.permissions import Admin
 from app.db import end_transaction
 from app.deps import Bus, Session
 from app.kit.errors import Conflict, InvalidInput, NotFound
+from app.kit.ids import Id
 from app.kit.secrets import SecretBox
 from app.models import ConnectorInstance
 from app.sync import instances, repository
@@ -39,7 +40,7 @@ Box = Annotated[SecretBox, Depends(_box)]
 Http = Annotated[httpx.AsyncClient, Depends(_http)]
 
 
-async def _get(session: Session, connector_id: int) -> ConnectorInstance:
+async def _get(session: Session, connector_id: Id) -> ConnectorInstance:
     instance = await session.get(ConnectorInstance, connector_id)
     if instance is None:
         raise NotFound("connector not found")
@@ -77,7 +78,7 @@ async def add_connector(
 
 @router.get("/{connector_id}")
 async def get_connector(
-    connector_id: int, session: Session, box: Box, _admin: Admin
+    connector_id: Id, session: Session, box: Box, _admin: Admin
 ) -> ConnectorOut:
     instance = await _get(session, connector_id)
     counts = await repository.ticket_counts(session)
@@ -86,7 +87,7 @@ async def get_connector(
 
 @router.patch("/{connector_id}")
 async def update_connector(
-    connector_id: int, body: ConnectorUpdate, session: Session, box: Box, http: Http, _admin: Admin
+    connector_id: Id, body: ConnectorUpdate, session: Session, box: Box, http: Http, _admin: Admin
 ) -> ConnectorOut:
     instance = await _get(session, connector_id)
     await end_transaction(session)  # no connection held while new settings are checked
@@ -106,14 +107,14 @@ async def update_connector(
 
 
 @router.delete("/{connector_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_connector(connector_id: int, session: Session, _admin: Admin) -> Response:
+async def delete_connector(connector_id: Id, session: Session, _admin: Admin) -> Response:
     await session.delete(await _get(session, connector_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{connector_id}/check")
 async def check_connector(
-    connector_id: int, session: Session, box: Box, http: Http, _admin: Admin
+    connector_id: Id, session: Session, box: Box, http: Http, _admin: Admin
 ) -> CheckResult:
     instance = await _get(session, connector_id)
     await end_transaction(session)  # no connection held while the system answers
@@ -138,7 +139,7 @@ async def check_connector(
 
 @router.post("/{connector_id}/sync")
 async def sync_connector(
-    connector_id: int,
+    connector_id: Id,
     request: Request,
     session: Session,
     box: Box,

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.auth.permissions import CurrentUser
 from app.deps import Session
+from app.kit.ids import Id
 from app.kit.pagination import After, Limit, Page
 from app.tickets import repository, service
 from app.tickets.schemas import TicketOut, TimelineEntry
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 async def list_tickets(
     session: Session,
     user: CurrentUser,
-    connector_id: int | None = None,
+    connector_id: Id | None = None,
     external_id: str | None = None,
     status: NormalizedStatus | None = None,
     after: After = None,
@@ -36,14 +37,14 @@ async def list_tickets(
 
 
 @router.get("/{ticket_id}")
-async def get_ticket(ticket_id: int, session: Session, user: CurrentUser) -> TicketOut:
+async def get_ticket(ticket_id: Id, session: Session, user: CurrentUser) -> TicketOut:
     ticket = await service.check_ticket_visible(session, user=user, ticket_id=ticket_id)
     return TicketOut.model_validate(ticket)
 
 
 @router.get("/{ticket_id}/timeline")
 async def get_timeline(
-    ticket_id: int,
+    ticket_id: Id,
     session: Session,
     user: CurrentUser,
     after: After = None,

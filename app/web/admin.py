@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.db import end_transaction
 from app.deps import Bus, Session
 from app.kit.errors import AppError
+from app.kit.ids import Id
 from app.kit.secrets import SecretBox
 from app.models import ConnectorInstance
 from app.sync import instances
@@ -120,7 +121,7 @@ def _sync_notice(report: SyncReport) -> str:
 
 
 @router.post("/connectors/{connector_id}/sync", response_model=None)
-async def sync_now(request: Request, connector_id: int, session: Session, bus: Bus) -> Response:
+async def sync_now(request: Request, connector_id: Id, session: Session, bus: Bus) -> Response:
     current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
@@ -177,7 +178,7 @@ async def _detail(
 
 
 @router.get("/connectors/{connector_id}", response_model=None)
-async def connector_page(request: Request, connector_id: int, session: Session) -> Response:
+async def connector_page(request: Request, connector_id: Id, session: Session) -> Response:
     current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current
@@ -206,7 +207,7 @@ def _edits(
 
 
 @router.post("/connectors/{connector_id}", response_model=None)
-async def edit_connector(request: Request, connector_id: int, session: Session) -> Response:
+async def edit_connector(request: Request, connector_id: Id, session: Session) -> Response:
     current = await staff_viewer(request, session, admin=True)
     if not isinstance(current, Viewer):
         return current

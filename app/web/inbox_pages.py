@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from app.deps import Session
 from app.followers import service as following
 from app.kit.errors import AppError
+from app.kit.ids import Id
 from app.kit.secrets import SecretBox
 from app.notifications import inbox, preferences
 from app.notifications.schemas import PreferencesUpdate
@@ -28,7 +29,7 @@ async def _signed_in(request: Request, session: Session) -> Viewer | Response:
 
 
 @router.get("/inbox", response_model=None)
-async def inbox_page(request: Request, session: Session, before: int | None = None) -> Response:
+async def inbox_page(request: Request, session: Session, before: Id | None = None) -> Response:
     current = await _signed_in(request, session)
     if not isinstance(current, Viewer):
         return current
@@ -50,7 +51,7 @@ async def mark_all_read(request: Request, session: Session) -> Response:
 
 
 @router.get("/inbox/{item_id}/why", response_model=None)
-async def why(request: Request, item_id: int, session: Session) -> Response:
+async def why(request: Request, item_id: Id, session: Session) -> Response:
     current = await _signed_in(request, session)
     if not isinstance(current, Viewer):
         return current

@@ -19,6 +19,7 @@ from app.followers import service as followers_service
 from app.followers.audiences import followers_of
 from app.kit.attempts import SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, TooManyAttempts
 from app.kit.errors import NotFound
+from app.kit.ids import Id
 from app.models import User
 from app.tickets import repository as tickets_repo
 from app.tickets import service as tickets_service
@@ -141,7 +142,7 @@ async def tickets_page(request: Request, session: Session, status: str | None = 
 
 
 @router.get("/tickets/{ticket_id}", response_model=None)
-async def ticket_page(request: Request, ticket_id: int, session: Session) -> Response:
+async def ticket_page(request: Request, ticket_id: Id, session: Session) -> Response:
     current = await viewer(request, session)
     if current is None:
         return to_login(request)
@@ -190,7 +191,7 @@ async def ticket_page(request: Request, ticket_id: int, session: Session) -> Res
 
 
 @router.post("/tickets/{ticket_id}/follow", response_model=None)
-async def follow(request: Request, ticket_id: int, session: Session) -> Response:
+async def follow(request: Request, ticket_id: Id, session: Session) -> Response:
     current = await viewer(request, session)
     if current is None:
         return to_login(request)

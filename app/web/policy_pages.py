@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from app.deps import Session
 from app.kit.clock import utcnow
 from app.kit.errors import AppError, InvalidInput
+from app.kit.ids import Id
 from app.policy import repository as policy_repo
 from app.policy import service as policy_service
 from app.policy.decisions import approvals, verdicts
@@ -144,7 +145,7 @@ async def _queue(
 
 
 @router.post("/approvals/{approval_id}", response_model=None)
-async def decide(request: Request, approval_id: int, session: Session) -> Response:
+async def decide(request: Request, approval_id: Id, session: Session) -> Response:
     current = await staff_viewer(request, session)
     if not isinstance(current, Viewer):
         return current

@@ -15,6 +15,7 @@ from app.auth.service import do_create_user
 from app.deps import Session
 from app.kit.clock import utcnow
 from app.kit.errors import AppError
+from app.kit.ids import Id
 from app.metrics import service as metrics
 from app.metrics import surveys
 from app.models import Role, User
@@ -182,7 +183,7 @@ async def _deliveries(
 
 
 @router.post("/admin/deliveries/{delivery_id}/retry", response_model=None)
-async def retry_delivery(request: Request, delivery_id: int, session: Session) -> Response:
+async def retry_delivery(request: Request, delivery_id: Id, session: Session) -> Response:
     from app.outbox import service as outbox_service
 
     current = await staff_viewer(request, session, admin=True)

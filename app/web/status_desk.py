@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from app.deps import Session
 from app.kit.errors import AppError
+from app.kit.ids import Id
 from app.status import publishing, repository, service
 from app.status.schemas import IncidentCreate
 from app.web.context import Viewer, render, staff_viewer
@@ -144,7 +145,7 @@ async def draft(request: Request, session: Session) -> Response:
 
 
 @router.post("/status/updates/{update_id}", response_model=None)
-async def decide(request: Request, update_id: int, session: Session) -> Response:
+async def decide(request: Request, update_id: Id, session: Session) -> Response:
     current = await staff_viewer(request, session)
     if not isinstance(current, Viewer):
         return current

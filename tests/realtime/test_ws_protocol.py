@@ -10,6 +10,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from app.chat.limits import ChatLimits
+from app.chat.socket import HANDLERS
 from tests.chat.wsclient import ChatClient, ws_url
 
 if TYPE_CHECKING:
@@ -129,6 +130,66 @@ class TestBadFrames:
             type="message", ticket_id=desk.ticket.id, body="y" * 10_000, client_msg_id="max"
         )
         await client.expect("ack", client_msg_id="max")
+
+    async def test_a_deeply_nested_frame_is_refused_and_the_socket_stays(
+        self, client: ChatClient, desk: Desk
+    ) -> None:
+        # issue 15: 30,000 nested arrays (under 64 KiB) blew the decoder's recursion and
+        # dropped the socket without a close frame
+        await client.send_raw("[" * 30_000 + "]" * 30_000)
+        error = await client.expect("error")
+        assert error == {
+            "type": "error",
+            "code": "frame_too_deep",
+            "message": "frames nest at most 16 levels deep",
+        }
+        nested: object = 1
+        for _ in range(20):
+            nested = {"x": nested}
+        await client.send(type="ping", ref="deep", extra=nested)
+        assert (await client.expect("error"))["code"] == "frame_too_deep"
+        await client.roundtrip()
+        await client.send(type="subscribe", ticket_id=desk.ticket.id)
+        await client.expect("subscribed", ticket_id=desk.ticket.id)
+
+    async def test_a_deeply_nested_first_frame_closes_as_unauthenticated(
+        self, chat_server: ChatServer
+    ) -> None:
+        code, _ = await _closed_with(ws_url(chat_server.url), "{" * 30_000)
+        assert code == 1008
+        code, _ = await _closed_with(ws_url(chat_server.url), "[" * 30_000 + "]" * 30_000)
+        assert code == 1008
+
+    @pytest.mark.parametrize(
+        "frame",
+        [
+            {"type": "subscribe", "ticket_id": 2**63},
+            {"type": "subscribe", "ticket_id": 1, "since": 99999999999999999999999},
+            {"type": "read", "ticket_id": 1, "message_id": 2**64},
+            {"type": "typing", "ticket_id": -(2**63) - 1},
+            {"type": "message", "ticket_id": 2**63, "body": "x", "client_msg_id": "c"},
+        ],
+    )
+    async def test_ids_past_64_bits_are_invalid_fields(
+        self, client: ChatClient, frame: dict[str, object]
+    ) -> None:
+        await client.send(**frame, ref="big")
+        error = await client.expect("error", ref="big")
+        assert error["code"] == "invalid_frame"
+        await client.roundtrip()
+
+    async def test_a_handler_that_fails_unexpectedly_answers_an_error_frame(
+        self, client: ChatClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async def broken(*_args: object) -> None:
+            raise RuntimeError("secret internals")
+
+        monkeypatch.setitem(HANDLERS, "typing", broken)
+        await client.send(type="typing", ticket_id=1, ref="t")
+        error = await client.expect("error", ref="t")
+        assert error["code"] == "internal_error"
+        assert "secret" not in error["message"]
+        await client.roundtrip()
 
     async def test_an_empty_body_is_refused(self, client: ChatClient, desk: Desk) -> None:
         await client.send(type="message", ticket_id=desk.ticket.id, body="  ", client_msg_id="e")
