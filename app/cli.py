@@ -9,12 +9,15 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli_support import CliError, check_database, key_values, require_shared_bus
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker, unit_of_work
 from app.policy.operations.cli import add_policy_parser  # the policy domain owns its commands
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 
 async def _migrate(settings: Settings) -> None:
@@ -86,31 +89,49 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> None:
     print("database is at the latest schema")
 
 
-def cmd_worker(_args: argparse.Namespace, settings: Settings) -> None:
+async def _run_until_stopped(
+    settings: Settings, start: Callable[[Runtime], Awaitable[None]]
+) -> None:
+    """Open the runtime, start what `start` starts, and run until SIGINT or SIGTERM.
+
+    The handlers go in before anything slow: a supervisor may stop a process that is still
+    connecting, and that must end as cleanly (exit 0, runtime closed) as a stop later on.
+    """
     from app.runtime import Runtime
 
-    require_shared_bus(settings, "worker")
-
-    async def _run() -> None:
-        await check_database(settings)
-        try:
-            runtime = await Runtime.open(settings)
-        except RuntimeError as exc:
-            raise CliError(str(exc)) from exc
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, runtime.stop)
-        runtime.start_workers()
-        logging.getLogger("socialdesk").info("worker started; Ctrl-C or SIGTERM stops it")
-        await runtime.wait()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    logging.getLogger("socialdesk").info("starting: checking the database")
+    await check_database(settings)
+    try:
+        runtime = await Runtime.open(settings)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        if not stopping.is_set():
+            await start(runtime)
+            stop_requested = asyncio.create_task(stopping.wait())
+            until_stopped = asyncio.create_task(runtime.wait())
+            await asyncio.wait({stop_requested, until_stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stop_requested.cancel()
+            until_stopped.cancel()
+    finally:
         await runtime.close()
 
-    asyncio.run(_run())
+
+def cmd_worker(_args: argparse.Namespace, settings: Settings) -> None:
+    require_shared_bus(settings, "worker")
+
+    async def _start(runtime: Runtime) -> None:
+        runtime.start_workers()
+        logging.getLogger("socialdesk").info("worker started; Ctrl-C or SIGTERM stops it")
+
+    asyncio.run(_run_until_stopped(settings, _start))
 
 
 def cmd_mail_in(args: argparse.Namespace, settings: Settings) -> None:
-    from app.runtime import Runtime
-
     if not settings.reply_domain:
         raise CliError("set SOCIALDESK_REPLY_DOMAIN to the domain replies are sent to")
     if not settings.redis_url:
@@ -121,24 +142,13 @@ def cmd_mail_in(args: argparse.Namespace, settings: Settings) -> None:
             "on one machine without Redis set SOCIALDESK_MAIL_IN_LISTEN=host:port for `serve`"
         )
 
-    async def _run() -> None:
-        await check_database(settings)
-        try:
-            runtime = await Runtime.open(settings)
-        except RuntimeError as exc:
-            raise CliError(str(exc)) from exc
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, runtime.stop)
+    async def _start(runtime: Runtime) -> None:
         try:
             await runtime.start_mail_listener(args.host, args.port)
         except OSError as exc:
-            await runtime.close()
             raise CliError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
-        await runtime.wait()
-        await runtime.close()
 
-    asyncio.run(_run())
+    asyncio.run(_run_until_stopped(settings, _start))
 
 
 async def _with_session(settings: Settings, job: Callable[[Any], Awaitable[Any]]) -> Any:

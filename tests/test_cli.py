@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -128,6 +130,24 @@ def test_serve_stops_cleanly_on_sigterm(server: tuple[str, subprocess.Popen[str]
     assert "Traceback" not in stderr
 
 
+def _read_until(stream: IO[str], marker: str, timeout: float) -> str:
+    """What a child process printed up to the line holding `marker` (no fixed sleeps)."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=deadline - time.monotonic()):
+                break
+            line = stream.readline()
+            if not line:
+                break
+            seen.append(line)
+            if marker in line:
+                return "".join(seen)
+    raise AssertionError(f"no {marker!r} within {timeout}s; printed: {''.join(seen)}")
+
+
 def test_worker_starts_and_stops_cleanly(settings: Settings) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "worker"],
@@ -136,12 +156,30 @@ def test_worker_starts_and_stops_cleanly(settings: Settings) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)
+    assert process.stderr is not None
+    started = _read_until(process.stderr, "worker started", timeout=60)
     assert process.poll() is None, process.communicate()
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=20)
-    assert process.returncode == 0
-    assert "worker started" in stderr
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in started + stderr
+
+
+def test_a_worker_stopped_while_it_starts_exits_cleanly(settings: Settings) -> None:
+    # Supervisors stop processes whenever they like, including while one still connects.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "worker"],
+        env=_env(settings, SOCIALDESK_LOG_LEVEL="info", SOCIALDESK_REDIS_URL=REDIS_URL),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    _read_until(process.stderr, "starting: checking the database", timeout=60)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert "worker started" not in stderr
     assert "Traceback" not in stderr
 
 
