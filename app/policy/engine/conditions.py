@@ -17,10 +17,11 @@ so a missing fact never opens a door.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from app.kit.patterns import PatternError, compile_pattern
 
 Scalar = str | int | float | bool
 ConditionValue = Scalar | list[Scalar] | None
@@ -146,8 +147,8 @@ def _regex_problems(value: Scalar) -> list[str]:
     if not isinstance(value, str):
         return ["`matches` needs a regular expression as a string"]
     try:
-        re.compile(value)
-    except re.error as exc:
+        compile_pattern(value)
+    except PatternError as exc:
         return [f"invalid regular expression {value!r}: {exc}"]
     return []
 
@@ -212,8 +213,9 @@ def _matches(actual: object, pattern: ConditionValue) -> bool:
     if not isinstance(actual, str) or not isinstance(pattern, str):
         return False
     try:
-        return re.search(pattern, actual) is not None
-    except re.error:
+        return compile_pattern(pattern).search(actual) is not None
+    except PatternError:
+        # Only a document that skipped validation gets here: no match, like an unknown field.
         return False
 
 

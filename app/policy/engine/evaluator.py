@@ -25,7 +25,6 @@ name `recipient.role`), and rule matches are cached per audience set x role x ch
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -191,7 +190,7 @@ def _decide_condition(rule: Rule, facts: dict[str, object]) -> tuple[bool, tuple
         return True, (Reason("condition", True, "the rule has no conditions"),)
     try:
         held, leaves = evaluate_condition(rule.when, facts)
-    except (AttributeError, TypeError, ValueError, re.error):
+    except (AttributeError, TypeError, ValueError):  # PatternError is a ValueError
         # Only a policy that skipped validation gets here; it sends nothing.
         return False, (Reason("condition", False, "the rule's conditions cannot be read"),)
     return held, tuple(Reason("condition", v.matched, v.sentence) for v in leaves)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, Protocol
 
+from app.kit.patterns import LinearPattern, compile_pattern
+
 ProfileName = Literal["none", "standard", "strict"]
 
 SECRET_LABEL = "[secret]"  # noqa: S105 (the label, not a secret)
@@ -69,7 +71,7 @@ class CustomPattern(Protocol):
 class _Detector:
     kind: str
     label: str
-    regex: re.Pattern[str]
+    regex: LinearPattern | re.Pattern[str]  # ours may look around; admins' run in RE2
     rank: int  # lower wins when findings overlap
     accept: Callable[[str], bool] | None = None
 
@@ -162,9 +164,11 @@ def _internal_hosts(domains: tuple[str, ...]) -> _Detector | None:
 
 
 def _custom_detectors(patterns: Sequence[CustomPattern]) -> list[_Detector]:
-    # An invalid pattern (only possible in a policy that skipped validation) raises re.error:
-    # refusing to send is better than sending unredacted text.
-    return [_Detector(f"custom:{p.name}", p.label, re.compile(p.pattern), rank=2) for p in patterns]
+    # An invalid pattern (only possible in a policy that skipped validation) raises
+    # PatternError: refusing to send is better than sending unredacted text.
+    return [
+        _Detector(f"custom:{p.name}", p.label, compile_pattern(p.pattern), rank=2) for p in patterns
+    ]
 
 
 def detectors_for(
@@ -204,7 +208,8 @@ def _candidates(text: str, detectors: Iterable[_Detector]) -> list[tuple[int, in
     found = []
     for detector in detectors:
         for match in detector.regex.finditer(text):
-            group = "secret" if "secret" in detector.regex.groupindex else 0
+            # By number: RE2's matches take group numbers only.
+            group = detector.regex.groupindex.get("secret", 0)
             start, end = match.span(group)
             if end > start and (detector.accept is None or detector.accept(match.group(group))):
                 found.append((start, end, detector))
