@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import await_only
 
 from app.config import Settings
+
+log = logging.getLogger(__name__)
 
 AFTER_COMMIT = "after_commit_callbacks"
 
@@ -99,11 +102,27 @@ def after_commit(session: AsyncSession, callback: Callable[[], Any]) -> None:
 
 
 async def run_after_commit(session: AsyncSession) -> None:
+    """Run the callbacks; one that fails is logged and the rest still run.
+
+    The transaction has committed, so the request succeeded whatever a callback does: a bus
+    that is down (Redis restarting) must not turn a stored chat message into a 500 that
+    invites a duplicate retry. Live frames lost that way are not lost data: the replicas
+    close their sockets with 1011 when the feed drops, and clients resume from the database.
+    """
     callbacks: list[Callable[[], Any]] = session.info.pop(AFTER_COMMIT, [])
     for callback in callbacks:
-        result = callback()
-        if hasattr(result, "__await__"):
-            await result
+        try:
+            result = callback()
+            if hasattr(result, "__await__"):
+                await result
+        except Exception as exc:
+            # A warning, not a traceback: a bus that is down is an operational event, and
+            # the bus logs its own outage (the traceback is there at debug level).
+            log.warning(
+                "a notification after commit failed (the data is committed): %s",
+                exc,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
 
 
 def discard_after_commit(session: AsyncSession) -> None:

@@ -22,7 +22,7 @@ from app.chat import frames, repository
 from app.chat.limits import ChatLimits, SendRateLimiter
 from app.chat.writer import MessageWriter
 from app.kit.errors import Unavailable
-from app.realtime.bus import Bus, Envelope
+from app.realtime.bus import Bus, Envelope, FeedLost
 from app.realtime.connection import SLOW_CONSUMER, SLOW_REASON, Connection, WireFrame
 from app.tickets import repository as tickets_repository
 
@@ -171,8 +171,8 @@ class ChatHub:
                         conn.send(frame)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("live inbox of user %s failed", inbox.user_id)
+        except Exception as exc:
+            _log_feed_failure(exc, "live inbox of user %s", inbox.user_id)
             _feed_lost(inbox.connections)
             if self.inboxes.get(inbox.user_id) is inbox:
                 del self.inboxes[inbox.user_id]
@@ -199,8 +199,8 @@ class ChatHub:
                     await self._dispatch(room, envelope)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("live feed of ticket %s failed", room.ticket_id)
+        except Exception as exc:
+            _log_feed_failure(exc, "live feed of ticket %s", room.ticket_id)
             _feed_lost(room.everyone)
             if self.rooms.get(room.ticket_id) is room:
                 del self.rooms[room.ticket_id]
@@ -256,6 +256,14 @@ class ChatHub:
         conn.visible_tickets.discard(ticket_id)
         self.leave(conn, ticket_id)
         conn.send_frame({"type": "unsubscribed", "ticket_id": ticket_id, "reason": "not_found"})
+
+
+def _log_feed_failure(exc: Exception, what: str, ident: int) -> None:
+    if isinstance(exc, FeedLost):
+        # Expected when Redis restarts, and already logged once by the bus: no traceback.
+        log.info(what + " lost its feed; its sockets resume", ident)
+    else:
+        log.error(what + " failed", ident, exc_info=exc)
 
 
 def _feed_lost(connections: Iterable[Connection]) -> None:
