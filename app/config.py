@@ -5,14 +5,39 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_FILE = "socialdesk.db"
 MIN_SECRET_KEY_CHARS = 32
 # Values people copy from examples instead of generating a key.
 _PLACEHOLDER = re.compile(r"change.?me|replace.?me|your.?secret", re.I)
+
+
+RoleName = Literal["admin", "agent", "end_user"]  # app.models.Role's values
+
+
+class SsoProvider(BaseModel):
+    """An OpenID Connect provider people sign in with (app/auth/sso)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # In the callback path (/auth/sso/<name>/callback), which the provider must allow.
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    label: str = Field(min_length=1, max_length=80)  # "Sign in with <label>"
+    discovery_url: str = Field(pattern=r"^https?://")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    scopes: str = "openid email profile"
+    groups_claim: str = "groups"
+    # Provider group -> role; the highest role of a person's groups wins, none -> default.
+    roles: dict[str, RoleName] = Field(default_factory=dict)
+    default_role: RoleName = "end_user"
+    # Match and create people by an e-mail the provider has not marked `email_verified`
+    # (only for a provider that owns every address it hands out, e.g. the company's own).
+    trust_unverified_email: bool = False
 
 
 class Settings(BaseSettings):
@@ -60,6 +85,11 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = Field(default=10_000_000, ge=1)
     attachments_per_message: int = Field(default=10, ge=1)
 
+    # Single sign-on: a JSON list of providers (SsoProvider), offered on the sign-in page.
+    sso_providers: list[SsoProvider] = Field(default_factory=list)
+    # Roles that may still sign in with a local password (the others use single sign-on).
+    password_sign_in: list[RoleName] = Field(default=["admin", "agent", "end_user"])
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -71,6 +101,9 @@ class Settings(BaseSettings):
         if value.startswith("sqlite://") and not value.startswith("sqlite+"):
             return "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
         return value
+
+    def sso_provider(self, name: str) -> SsoProvider | None:
+        return next((p for p in self.sso_providers if p.name == name), None)
 
     @property
     def is_sqlite(self) -> bool:

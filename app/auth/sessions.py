@@ -18,7 +18,9 @@ CSRF_HEADER = "X-CSRF-Token"
 LIFETIME = timedelta(days=7)
 
 
-async def do_start_session(session: AsyncSession, *, user: User) -> tuple[str, WebSession]:
+async def do_start_session(
+    session: AsyncSession, *, user: User, sso_provider: str | None = None
+) -> tuple[str, WebSession]:
     """A new session; returns the cookie value (shown once) and the row.
 
     The user's expired sessions go at the same time: nothing else removes them (a browser
@@ -35,6 +37,7 @@ async def do_start_session(session: AsyncSession, *, user: User) -> tuple[str, W
         token_hash=hash_token(token),
         csrf_token=secrets.token_urlsafe(24),
         expires_at=now + LIFETIME,
+        sso_provider=sso_provider,
     )
     session.add(row)
     await session.flush()

@@ -5,6 +5,7 @@ from app.models.base import Base
 from app.models.chat import ChatMessage, ChatMessageAudit, ChatReadState, ChatWriteback
 from app.models.connector import ConnectorInstance, ConnectorWrite
 from app.models.follow import ServiceFollow, TicketFollow
+from app.models.identity import IdentityAudit, SsoLogin, UserIdentity
 from app.models.lease import WorkerLease
 from app.models.metrics import SlaConfig, Survey
 from app.models.notification import (
@@ -53,6 +54,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "FeedToken",
+    "IdentityAudit",
     "InboxItem",
     "Incident",
     "IncidentService",
@@ -65,6 +67,7 @@ __all__ = [
     "Service",
     "ServiceFollow",
     "SlaConfig",
+    "SsoLogin",
     "StatusAudit",
     "StatusRevision",
     "StatusUpdate",
@@ -75,6 +78,7 @@ __all__ = [
     "TicketEvent",
     "TicketFollow",
     "User",
+    "UserIdentity",
     "WebSession",
     "WorkerLease",
 ]

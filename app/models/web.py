@@ -21,3 +21,6 @@ class WebSession(IdMixin, Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+    # The identity provider this session signed in through (None: a local password), so
+    # signing out can offer the provider's logout too.
+    sso_provider: Mapped[str | None] = mapped_column(String(40), default=None)

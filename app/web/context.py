@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import sessions
+from app.config import Settings
 from app.models import Role, User
 from app.models.web import WebSession
 from app.notifications.preferences import display_timezone
@@ -71,6 +73,47 @@ def render(
 
 def new_login_csrf() -> str:
     return secrets.token_urlsafe(24)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after sign-in is a phishing tool."""
+    # Browsers read "/\\host" like "//host", another site.
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/tickets"
+    parts = urlsplit(target)
+    return "/tickets" if parts.scheme or parts.netloc else target
+
+
+def render_login(
+    request: Request, *, target: str = "/tickets", status: int = 200, error: str | None = None
+) -> HTMLResponse:
+    """The sign-in page: the password form (with a fresh CSRF cookie) and the providers."""
+    settings = request.app.state.settings
+    csrf = new_login_csrf()
+    response = render(
+        request,
+        "login.html",
+        None,
+        status_code=status,
+        csrf=csrf,
+        next=target,
+        error=error,
+        providers=settings.sso_providers,
+        passwords=bool(settings.password_sign_in),
+    )
+    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict")
+    return response
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        sessions.COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.base_url.startswith("https://"),
+        max_age=int(sessions.LIFETIME.total_seconds()),
+    )
 
 
 async def staff_viewer(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hmac
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth import sessions
 from app.auth.service import authenticate_password
+from app.auth.sso.provisioning import audit
 from app.chat.history import conversation_backlog
 from app.chat.limits import ChatLimits
 from app.chat.receipts import place_receipts, receipts_for
@@ -23,18 +23,19 @@ from app.kit.ids import Id
 from app.models import User
 from app.tickets import repository as tickets_repo
 from app.tickets import service as tickets_service
-from app.web.context import LOGIN_CSRF_COOKIE, new_login_csrf, render, to_login, viewer
+from app.web.context import (
+    LOGIN_CSRF_COOKIE,
+    render,
+    render_login,
+    safe_next,
+    set_session_cookie,
+    to_login,
+    viewer,
+)
+from app.web.sso_pages import provider_logout_url
 from connectors.base import STATUSES
 
 router = APIRouter(include_in_schema=False)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect after sign-in is a phishing tool."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/tickets"
-    parts = urlsplit(target)
-    return "/tickets" if parts.scheme or parts.netloc else target
 
 
 @router.get("/", response_model=None)
@@ -45,21 +46,14 @@ async def home(request: Request, session: Session) -> Response:
 @router.get("/login", response_model=None)
 async def login_form(request: Request, session: Session, next: str | None = None) -> Response:
     if await viewer(request, session):
-        return RedirectResponse(_safe_next(next), 303)
-    csrf = new_login_csrf()
-    response = render(request, "login.html", None, csrf=csrf, next=_safe_next(next), error=None)
-    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict")
-    return response
+        return RedirectResponse(safe_next(next), 303)
+    return render_login(request, target=safe_next(next))
 
 
 def _login_refused(
     request: Request, target: str, status: int, error: str, limited: TooManyAttempts | None = None
 ) -> Response:
-    csrf = new_login_csrf()
-    refused = render(
-        request, "login.html", None, status_code=status, csrf=csrf, next=target, error=error
-    )
-    refused.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict")
+    refused = render_login(request, target=target, status=status, error=error)
     if limited is not None:
         refused.headers["Retry-After"] = str(limited.retry_after)
     return refused
@@ -71,7 +65,7 @@ async def login(
 ) -> Response:
     form = await request.form()
     email, password = str(form.get("email", "")), str(form.get("password", ""))
-    target = _safe_next(str(form.get("next", "")))
+    target = safe_next(str(form.get("next", "")))
     sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")
     address = client_address(request)
     user = None
@@ -90,28 +84,32 @@ async def login(
         error = "That e-mail and password do not match. Check both and try again."
         return _login_refused(request, target, 401, error)
     await attempts.clear(SIGN_IN_PER_ACCOUNT, email)
+    if user.role.value not in settings.password_sign_in:
+        # Checked after the password, so the answer tells nothing to someone guessing.
+        providers = " or ".join(p.label for p in settings.sso_providers) or "single sign-on"
+        return _login_refused(request, target, 403, f"Your account signs in with {providers}.")
     token, _ = await sessions.do_start_session(session, user=user)
     response = RedirectResponse(target, 303)
-    response.set_cookie(
-        sessions.COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=settings.base_url.startswith("https://"),
-        max_age=int(sessions.LIFETIME.total_seconds()),
-    )
+    set_session_cookie(response, token, settings)
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
 
 
 @router.post("/logout", response_model=None)
-async def logout(request: Request, session: Session) -> Response:
+async def logout(request: Request, session: Session, settings: AppSettings) -> Response:
     current = await viewer(request, session)
     form = await request.form()
     cookie = request.cookies.get(sessions.COOKIE)
+    response: Response = RedirectResponse("/login", 303)
     if current and cookie and hmac.compare_digest(str(form.get("csrf", "")), current.csrf):
         await sessions.do_end_session(session, token=cookie)
-    response = RedirectResponse("/login", 303)
+        provider = current.web_session.sso_provider
+        audit(session, "signed_out", user_id=current.user.id, provider=provider)
+        if provider:
+            # Offered, not forced: signing out of Socialdesk need not sign the person out
+            # of every other application their provider session serves.
+            provider_logout = await provider_logout_url(request, settings, provider)
+            response = render(request, "signed_out.html", None, provider_logout=provider_logout)
     response.delete_cookie(sessions.COOKIE)
     return response
 

@@ -72,11 +72,16 @@ async def test_an_unknown_email_takes_as_long_as_a_wrong_password(session: Async
 
     async def seconds(email: str) -> float:
         started = time.perf_counter()
-        for _ in range(3):
-            assert await authenticate_password(session, email, "not it") is None
+        assert await authenticate_password(session, email, "not it") is None
         return time.perf_counter() - started
 
-    known, unknown = await seconds(user.email), await seconds("nobody@example.net")
+    # Interleaved, and the fastest of each: other processes on a busy machine slow single
+    # tries down, never speed one up, so the minimums compare the work itself.
+    known_tries, unknown_tries = [], []
+    for _ in range(5):
+        known_tries.append(await seconds(user.email))
+        unknown_tries.append(await seconds("nobody@example.net"))
+    known, unknown = min(known_tries), min(unknown_tries)
     # Without the stand-in hash an unknown e-mail answers in a database round trip.
     assert 0.5 < unknown / known < 2, (known, unknown)
 

@@ -1,0 +1,1 @@
+"""Single sign-on with OpenID Connect providers: the flow, provisioning, the audit."""

@@ -1,0 +1,88 @@
+"""identity: single sign-on accounts, sign-ins in flight, and the identity audit
+
+Revision ID: 0031
+Revises: 0030
+
+Three new tables and one nullable column on web_sessions (plain ADD COLUMN on both
+databases), so existing sessions are simply password sessions.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0031"
+down_revision: str | None = "0030"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _bigid() -> sa.types.TypeEngine[int]:
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _json() -> sa.types.TypeEngine[object]:
+    return sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+
+
+def _users_fk(table: str, ondelete: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["user_id"], ["users.id"], name=op.f(f"fk_{table}_user_id_users"), ondelete=ondelete
+    )
+
+
+def upgrade() -> None:
+    op.create_table(
+        "user_identities",
+        sa.Column("user_id", _bigid(), nullable=False),
+        sa.Column("provider", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=255), nullable=False),
+        sa.Column("groups", _json(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_sign_in_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", _bigid(), autoincrement=True, nullable=False),
+        _users_fk("user_identities", "CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_identities")),
+        sa.UniqueConstraint(
+            "provider", "subject", name=op.f("uq_user_identities_provider_subject")
+        ),
+    )
+    op.create_index(op.f("ix_user_identities_user_id"), "user_identities", ["user_id"])
+    op.create_table(
+        "sso_logins",
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("provider", sa.String(length=40), nullable=False),
+        sa.Column("state", sa.String(length=100), nullable=False),
+        sa.Column("nonce", sa.String(length=100), nullable=False),
+        sa.Column("code_verifier", sa.String(length=200), nullable=False),
+        sa.Column("next_path", sa.String(length=2000), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", _bigid(), autoincrement=True, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sso_logins")),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_sso_logins_key_hash")),
+    )
+    op.create_index(op.f("ix_sso_logins_expires_at"), "sso_logins", ["expires_at"])
+    op.create_table(
+        "identity_audit",
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("user_id", _bigid(), nullable=True),
+        sa.Column("provider", sa.String(length=40), nullable=True),
+        sa.Column("action", sa.String(length=30), nullable=False),
+        sa.Column("detail", _json(), nullable=False),
+        sa.Column("id", _bigid(), autoincrement=True, nullable=False),
+        _users_fk("identity_audit", "SET NULL"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_audit")),
+    )
+    op.create_index(op.f("ix_identity_audit_at"), "identity_audit", ["at"])
+    op.create_index(op.f("ix_identity_audit_user_id"), "identity_audit", ["user_id"])
+    op.add_column("web_sessions", sa.Column("sso_provider", sa.String(length=40), nullable=True))
+
+
+def downgrade() -> None:
+    # ALTER TABLE DROP COLUMN (SQLite 3.35+) keeps web_sessions in place (see 0025).
+    op.drop_column("web_sessions", "sso_provider")
+    op.drop_table("identity_audit")
+    op.drop_table("sso_logins")
+    op.drop_table("user_identities")
