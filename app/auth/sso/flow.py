@@ -92,7 +92,7 @@ async def do_finish(
         )
         user = await do_sign_in(session, provider, account_from_claims(provider, claims))
     except SsoError as exc:
-        audit(session, "refused", user_id=None, provider=provider.name, reason=exc.detail)
+        audit(session, "refused", user_id=exc.user_id, provider=provider.name, reason=exc.detail)
         raise
     return user, login.next_path
 

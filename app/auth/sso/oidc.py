@@ -35,10 +35,11 @@ _METADATA_TTL_SECONDS = 3600.0
 class SsoError(Exception):
     """A sign-in that cannot go on; `message` is safe to show to the person signing in."""
 
-    def __init__(self, message: str, *, detail: str = "") -> None:
+    def __init__(self, message: str, *, detail: str = "", user_id: int | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.detail = detail  # for the log and the audit, never the page
+        self.detail = detail or message  # for the log and the audit, never the page
+        self.user_id = user_id  # whom it concerns, when known (for the audit)
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,9 @@ async def do_sign_in(
     else:
         user, identity = await _first_sign_in(session, provider, account)
     if not user.is_active:
-        audit(session, "refused", user_id=user.id, provider=provider.name, reason="inactive")
-        raise SsoError("This account is disabled. Ask your service desk.")
+        raise SsoError(
+            "This account is disabled. Ask your service desk.", detail="inactive", user_id=user.id
+        )
     role = role_for(provider, account.groups)
     if user.role is not role:
         audit(
@@ -127,17 +128,10 @@ async def _first_sign_in(
     session: AsyncSession, provider: SsoProvider, account: ProviderAccount
 ) -> tuple[User, UserIdentity]:
     if account.email is None or not (account.email_verified or provider.trust_unverified_email):
-        audit(
-            session,
-            "refused",
-            user_id=None,
-            provider=provider.name,
-            reason="no verified e-mail",
-            subject=account.subject,
-        )
         raise SsoError(
             f"Your {provider.label} account has no verified e-mail address, which "
-            "Socialdesk needs to know who you are. Ask your identity team."
+            "Socialdesk needs to know who you are. Ask your identity team.",
+            detail=f"no verified e-mail for subject {account.subject}",
         )
     try:
         async with session.begin_nested():
