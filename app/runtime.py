@@ -100,6 +100,7 @@ class Runtime:
             self.sessionmaker,
             self.box,
             self.http,
+            files=self.blobs,  # public messages' files travel to the ticket (WRITE_FILES)
             tick=SAFETY_POLL_SECONDS,
             wake=listener.event(WRITEBACK_QUEUE),
         )

@@ -7,12 +7,13 @@ pydantic — never `app`. The sync engine in `app/sync/` is the only caller.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -41,6 +42,9 @@ class Capability(StrEnum):
     WATCHERS = "watchers"
     WEBHOOKS = "webhooks"
     STATUS_CHANGE = "status_change"
+    # Files travel with a *public* comment as the system's own attachments. Never with an
+    # internal note: the caller keeps an internal message's files in Socialdesk.
+    WRITE_FILES = "write_files"
 
 
 class Visibility(StrEnum):
@@ -114,6 +118,23 @@ class NotFound(ConnectorError):
     """The record does not exist or is not visible to these credentials (404)."""
 
     code = "not_found"
+
+
+class FileRefused(ConnectorError):
+    """The system refused some of a comment's files (too large, a type it does not take).
+
+    Raised before the comment is written, so nothing is on the ticket yet: the caller may
+    write the text again without `refused`. `max_bytes` is the limit the system reported.
+    """
+
+    code = "file_refused"
+
+    def __init__(
+        self, message: str, refused: Sequence[FileToSend], max_bytes: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.refused = tuple(refused)
+        self.max_bytes = max_bytes
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -195,6 +216,31 @@ class TicketChange:
     new_value: str | None = None
     external_comment_id: str | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+FileReader = Callable[[], Awaitable[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class FileToSend:
+    """One file to attach to a comment: its bytes (or how to read them) and what they are.
+
+    `content` is the bytes or an async reader called when the connector sends the file,
+    so a message's files are not all held in memory while the first one uploads.
+    """
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str  # hex, of the content
+    content: bytes | FileReader = field(repr=False, compare=False)
+
+    async def read(self) -> bytes:
+        """The content, checked against `size` and `sha256` (a mismatch is a ValueError)."""
+        data = self.content if isinstance(self.content, bytes) else await self.content()
+        if len(data) != self.size or hashlib.sha256(data).hexdigest() != self.sha256:
+            raise ValueError(f"the content of {self.filename!r} is not the file described")
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,3 +371,41 @@ class Connector(abc.ABC):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[TicketChange]:
         """Verify and parse a pushed notification; connectors without webhooks refuse."""
         raise NotSupported(f"{self.kind} does not receive webhooks")
+
+
+class _WritesFiles(Protocol):
+    """`add_comment` of a connector that declares `WRITE_FILES`: `files` is keyword-only."""
+
+    async def add_comment(
+        self,
+        external_id: str,
+        body: str,
+        visibility: Visibility,
+        idempotency_key: str,
+        *,
+        files: Sequence[FileToSend] = (),
+    ) -> str: ...
+
+
+async def add_comment_with_files(
+    connector: Connector,
+    external_id: str,
+    body: str,
+    visibility: Visibility,
+    idempotency_key: str,
+    files: Sequence[FileToSend] = (),
+) -> str:
+    """`connector.add_comment`, with `files` for a connector that declares `WRITE_FILES`.
+
+    A connector without it gets no files and is called as it always was (the signature
+    without `files` stays valid); so do all connectors for an internal note, as files
+    never travel with one. Raises `FileRefused` when the system refuses a file.
+    """
+    if (
+        not files
+        or visibility is not Visibility.PUBLIC
+        or Capability.WRITE_FILES not in connector.capabilities
+    ):
+        return await connector.add_comment(external_id, body, visibility, idempotency_key)
+    writer = cast(_WritesFiles, connector)
+    return await writer.add_comment(external_id, body, visibility, idempotency_key, files=files)

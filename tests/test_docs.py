@@ -32,6 +32,7 @@ MATRIX_COLUMNS = {
     "read comment visibility": Capability.READ_COMMENT_VISIBILITY,
     "write public comment": Capability.WRITE_PUBLIC_COMMENT,
     "write internal note": Capability.WRITE_INTERNAL_NOTE,
+    "write files": Capability.WRITE_FILES,
     "watchers": Capability.WATCHERS,
     "webhooks": Capability.WEBHOOKS,
     "status change": Capability.STATUS_CHANGE,

@@ -6,23 +6,36 @@ it. The write goes through `app.sync.writeback.do_write_back` with the idempoten
 `chat:<message id>`: it records the `ConnectorWrite` before the remote call, so the sync
 engine recognizes the comment when it comes back, however soon. The worker's loop (lease,
 write, retry with backoff) is `app.sync.writeback.WriteBackWorkerBase`.
+
+Files: a public message's files travel as the ticket's own attachments when the connector
+declares `WRITE_FILES` (read from the blob store as they are sent); otherwise, and always
+for an internal message, they stay in Socialdesk and the text names them. Internal
+messages never send files: no connector promises an internal attachment (Redmine has
+none), and the egress guard only vouches for the note being internal, not its files. A
+file the system refuses (too large for it) stays in Socialdesk the same way, named in the
+text, and the refusal is recorded on the write-back (`last_error`, state `done`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
+import httpx
 from sqlalchemy import ColumnElement, Table, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.chat.schemas import ChatMessageEvent
 from app.db import unit_of_work
+from app.files.service import files_to_send
+from app.files.store import BlobStore
 from app.kit.bulk_insert import BulkInsert
 from app.kit.clock import utcnow
 from app.kit.errors import AppError
+from app.kit.secrets import SecretBox
 from app.kit.wakeups import wake_after_commit
 from app.models import ChatMessage, ChatWriteback, ConnectorInstance, Ticket, User
 from app.policy.guard.egress import InternalContentLeak, destination_is_internal, guard_egress
@@ -35,7 +48,7 @@ from app.sync.writeback import (
     WriteBackWorkerBase,
     retry_delay,
 )
-from connectors.base import Capability, Connector, ConnectorError, Visibility
+from connectors.base import Capability, Connector, ConnectorError, FileToSend, Visibility
 
 __all__ = [
     "BASE_DELAY",
@@ -121,6 +134,12 @@ def _egress_refusal(message: ChatMessage, writeback: ChatWriteback) -> str | Non
     return None
 
 
+def _comment(message: ChatMessage, author: str, kept: Sequence[str]) -> str:
+    """The text, the files that stay in Socialdesk (if any), the signature."""
+    files = f"\n\nFiles in the Socialdesk chat: {', '.join(kept)}" if kept else ""
+    return f"{message.body}{files}\n\n— {author}, via Socialdesk chat"
+
+
 def _free(now: datetime) -> ColumnElement[bool]:
     """Not leased to a live worker."""
     return or_(ChatWriteback.lease_expires_at.is_(None), ChatWriteback.lease_expires_at < now)
@@ -133,6 +152,21 @@ class WritebackWorker(WriteBackWorkerBase):
     loop_label = "chat write-back pass"
     owner_tag = "chat"
     plan_errors = (AppError, ConnectorError, ValueError)
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        box: SecretBox,
+        http: httpx.AsyncClient,
+        *,
+        files: BlobStore | None = None,
+        tick: float = 1.0,
+        batch: int = 20,
+        wake: asyncio.Event | None = None,
+    ) -> None:
+        super().__init__(sessionmaker, box, http, tick=tick, batch=batch, wake=wake)
+        # Where attachment bytes are; without it, files are named, never sent.
+        self.files = files
 
     async def _due(self, session: AsyncSession, now: datetime) -> Sequence[int]:
         due = select(ChatWriteback.id).where(
@@ -172,16 +206,47 @@ class WritebackWorker(WriteBackWorkerBase):
             reason = _egress_refusal(message, writeback)
         if reason is not None:
             return reason
-        signature = f"\n\n— {author.name if author else 'someone'}, via Socialdesk chat"
-        # The files stay in Socialdesk (connectors write text only); the comment names them.
+        signed = author.name if author else "someone"
         names = [a["filename"] for a in message.attachments or []]
-        files = f"\n\nFiles in the Socialdesk chat: {', '.join(names)}" if names else ""
+        sendable = await self._sendable(message, writeback, instance.kind)
+        if sendable is None:  # the files stay in Socialdesk; the comment names them
+            return PlannedWrite(
+                ticket_id=ticket.id,
+                body=_comment(message, signed, names),
+                idempotency_key=writeback_key(message.id),
+                visibility=Visibility(writeback.visibility),
+            )
+        files, unreadable = sendable
         return PlannedWrite(
             ticket_id=ticket.id,
-            body=message.body + files + signature,
+            body=_comment(message, signed, unreadable),
             idempotency_key=writeback_key(message.id),
             visibility=Visibility(writeback.visibility),
+            files=tuple(files),
+            body_keeping=lambda refused: _comment(
+                message, signed, [*unreadable, *(f.filename for f in refused)]
+            ),
         )
+
+    async def _sendable(
+        self, message: ChatMessage, writeback: ChatWriteback, kind: str
+    ) -> tuple[list[FileToSend], list[str]] | None:
+        """The message's files to attach, and the names of those that cannot be read;
+        None when they stay in Socialdesk: internal, or a connector without files."""
+        if (
+            not message.attachments
+            or self.files is None
+            or message.visibility != "public"  # fail closed: only an explicit "public"
+            or writeback.visibility != "public"
+            or Capability.WRITE_FILES not in instances.connector_class(kind).capabilities
+        ):
+            return None
+        order = [a["id"] for a in message.attachments]
+        async with unit_of_work(self.sessionmaker) as session:
+            files, missing = await files_to_send(
+                session, self.files, message_id=message.id, order=order
+            )
+        return files, [a.filename for a in missing]
 
     async def _finish(
         self,
@@ -189,11 +254,14 @@ class WritebackWorker(WriteBackWorkerBase):
         *,
         external_comment_id: str | None = None,
         skipped: str | None = None,
+        warning: str | None = None,
     ) -> None:
         async with unit_of_work(self.sessionmaker) as session:
             writeback = await session.get(ChatWriteback, writeback_id)
             assert writeback is not None
             writeback.attempts += 1
+            if warning is not None:  # files the system refused: they stay in Socialdesk
+                writeback.last_error = warning[:2000]
             writeback.lease_owner = writeback.lease_expires_at = None
             writeback.done_at = utcnow()
             if skipped is not None:

@@ -62,6 +62,16 @@ async def discard_for_message(session: AsyncSession, message_id: int, now: datet
     )
 
 
+async def on_message(session: AsyncSession, message_id: int) -> list[Attachment]:
+    """The files a message carries (not discarded), in the order they were uploaded."""
+    stmt = (
+        select(Attachment)
+        .where(Attachment.chat_message_id == message_id, Attachment.discarded_at.is_(None))
+        .order_by(Attachment.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 async def with_message(
     session: AsyncSession, attachment_id: int
 ) -> tuple[Attachment, ChatMessage | None] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from app.kit.clock import utcnow
 from app.kit.errors import AppError, Conflict, InvalidInput, NotFound, Unavailable
 from app.models import Attachment, ChatMessage, User
 from app.tickets.service import check_ticket_visible
+from connectors.base import FileToSend
 
 log = logging.getLogger(__name__)
 MAX_FILENAME = 200
@@ -234,3 +235,43 @@ async def read_blob(store: BlobStore, attachment: Attachment) -> bytes:
         log.error("attachment %s: blob %s is missing", attachment.id, attachment.sha256)
         raise NotFound("attachment not found")
     return data
+
+
+async def files_to_send(
+    session: AsyncSession, store: BlobStore, *, message_id: int, order: Sequence[int] = ()
+) -> tuple[list[FileToSend], list[Attachment]]:
+    """A message's files as a connector reads them (bytes read from the store when sent),
+    in `order` (attachment ids, as the message lists them), and those whose bytes are
+    missing from the store (logged: they cannot be sent)."""
+    ready: list[FileToSend] = []
+    missing: list[Attachment] = []
+    rank = {attachment_id: i for i, attachment_id in enumerate(order)}
+    rows = await repository.on_message(session, message_id)
+    for attachment in sorted(rows, key=lambda a: (rank.get(a.id, len(rank)), a.id)):
+        if not await store.exists(attachment.sha256):
+            log.error("attachment %s: blob %s is missing", attachment.id, attachment.sha256)
+            missing.append(attachment)
+            continue
+        ready.append(
+            FileToSend(
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                size=attachment.size,
+                sha256=attachment.sha256,
+                content=_reader(store, attachment),
+            )
+        )
+    return ready, missing
+
+
+def _reader(store: BlobStore, attachment: Attachment) -> Callable[[], Awaitable[bytes]]:
+    sha256, attachment_id = attachment.sha256, attachment.id  # no ORM object after the session
+
+    async def read() -> bytes:
+        data = await store.get(sha256)
+        if data is None:
+            log.error("attachment %s: blob %s is missing", attachment_id, sha256)
+            raise NotFound("attachment not found")
+        return data
+
+    return read

@@ -138,7 +138,12 @@ class ClosingCommentWorker(WriteBackWorkerBase):
         return PlannedWrite(ticket.id, body, closing_key(incident.id, ticket.id), Visibility.PUBLIC)
 
     async def _finish(
-        self, link_id: int, *, external_comment_id: str | None = None, skipped: str | None = None
+        self,
+        link_id: int,
+        *,
+        external_comment_id: str | None = None,
+        skipped: str | None = None,
+        warning: str | None = None,
     ) -> None:
         async with unit_of_work(self.sessionmaker) as session:
             link = await session.get(IncidentTicket, link_id)
@@ -146,7 +151,7 @@ class ClosingCommentWorker(WriteBackWorkerBase):
                 return
             link.closing_attempts += 1
             link.closing_lease_owner = link.closing_lease_expires_at = None
-            link.closing_last_error = None
+            link.closing_last_error = warning  # closing comments carry no files: None
             if skipped is not None:
                 link.closing_skipped_reason = skipped
                 log.info("closing comment %s skipped: %s", link_id, skipped)

@@ -10,6 +10,11 @@ the first write (the connectors look for their marker before writing again).
 (chat messages: `app.chat.writeback`; closing comments: `app.sync.closing`): lease due
 rows, plan each write (or why none will be), write it under its key, and record the
 outcome; a failure is retried with backoff for ever (at most hourly), nothing is dropped.
+
+Files go with a public comment only, and only to a connector that declares `WRITE_FILES`
+(`connectors.base.add_comment_with_files`). When the system refuses one (too large for
+it), a plan that says how (`PlannedWrite.body_keeping`) is written again without the
+refused files, naming them as kept in Socialdesk, and the refusal is recorded on the row.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import hashlib
 import logging
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal
@@ -38,7 +43,16 @@ from app.kit.secrets import SecretBox
 from app.models import ConnectorInstance, ConnectorWrite, Ticket
 from app.sync import instances
 from app.sync.ingest import PENDING_WRITE
-from connectors.base import Capability, ConnectorError, NotSupported, RateLimited, Visibility
+from connectors.base import (
+    Capability,
+    ConnectorError,
+    FileRefused,
+    FileToSend,
+    NotSupported,
+    RateLimited,
+    Visibility,
+    add_comment_with_files,
+)
 
 NEEDS = {
     Visibility.PUBLIC: Capability.WRITE_PUBLIC_COMMENT,
@@ -62,8 +76,13 @@ async def do_write_back(
     body: str,
     idempotency_key: str,
     visibility: Visibility | Literal["public", "internal"] = Visibility.INTERNAL,
+    files: Sequence[FileToSend] = (),
 ) -> WriteBack:
     """Write `body` to the ticket (internal unless told otherwise), exactly once per key.
+
+    `files` are attached to a public comment by a connector that declares `WRITE_FILES`;
+    others, and every internal note, get none (the caller names them in `body` instead).
+    A system that refuses one raises `FileRefused` before writing anything.
 
     Raises `NotFound` for an unknown ticket, `NotSupported` when the connector cannot write
     that visibility, and the connector's errors as they are: `WriteNotApplied` when the
@@ -88,7 +107,9 @@ async def do_write_back(
     await _record_pending(sessionmaker, connector_id, ticket_id, idempotency_key, wanted)
     # On any failure the pending record stays: if the comment did land, the next sync
     # still knows it as ours, and a retry with the key completes the record.
-    comment_id = await connector.add_comment(external_id, body, wanted, idempotency_key)
+    comment_id = await add_comment_with_files(
+        connector, external_id, body, wanted, idempotency_key, files
+    )
     async with unit_of_work(sessionmaker) as session:
         await session.execute(
             update(ConnectorWrite)
@@ -157,6 +178,10 @@ class PlannedWrite:
     body: str
     idempotency_key: str
     visibility: Visibility
+    files: tuple[FileToSend, ...] = ()
+    # The body to write when the system refuses some of `files`: they stay in Socialdesk
+    # and the text names them. None: a refusal is a recorded failure like any other.
+    body_keeping: Callable[[Sequence[FileToSend]], str] | None = None
 
 
 class WriteBackWorkerBase(ABC):
@@ -235,16 +260,7 @@ class WriteBackWorkerBase(ABC):
             await self._finish(row_id, skipped=plan)
             return
         try:
-            # Recorded before the remote call, completed after: see do_write_back.
-            written = await do_write_back(
-                self.sessionmaker,
-                box=self.box,
-                http=self.http,
-                ticket_id=plan.ticket_id,
-                body=plan.body,
-                idempotency_key=plan.idempotency_key,
-                visibility=plan.visibility,
-            )
+            written, refusal = await self._write(plan)
         except NotSupported as exc:
             await self._finish(row_id, skipped=exc.message)
             return
@@ -256,7 +272,36 @@ class WriteBackWorkerBase(ABC):
             self.log.exception(f"{self.noun} %s crashed", row_id)
             await self._failed(row_id, exc)
             return
-        await self._finish(row_id, external_comment_id=written.external_comment_id)
+        await self._finish(row_id, external_comment_id=written.external_comment_id, warning=refusal)
+
+    async def _write(self, plan: PlannedWrite) -> tuple[WriteBack, str | None]:
+        """Write the plan; if the system refuses some of its files and the plan says how,
+        write it again without them. The refusal as recorded, when there was one."""
+        try:
+            return await self._write_files(plan, plan.body, plan.files), None
+        except FileRefused as exc:
+            if plan.body_keeping is None:
+                raise
+            refused = [f for f in plan.files if f in exc.refused]
+            kept = tuple(f for f in plan.files if f not in exc.refused)
+            self.log.warning("%s: %s; written without those files", self.noun, exc.message)
+            written = await self._write_files(plan, plan.body_keeping(refused), kept)
+            return written, self._describe(exc)
+
+    async def _write_files(
+        self, plan: PlannedWrite, body: str, files: Sequence[FileToSend]
+    ) -> WriteBack:
+        # Recorded before the remote call, completed after: see do_write_back.
+        return await do_write_back(
+            self.sessionmaker,
+            box=self.box,
+            http=self.http,
+            ticket_id=plan.ticket_id,
+            body=body,
+            idempotency_key=plan.idempotency_key,
+            visibility=plan.visibility,
+            files=files,
+        )
 
     def _describe(self, exc: Exception) -> str:
         """The error as recorded: ours and the connectors' by code and message, others by type."""
@@ -289,9 +334,15 @@ class WriteBackWorkerBase(ABC):
 
     @abstractmethod
     async def _finish(
-        self, row_id: int, *, external_comment_id: str | None = None, skipped: str | None = None
+        self,
+        row_id: int,
+        *,
+        external_comment_id: str | None = None,
+        skipped: str | None = None,
+        warning: str | None = None,
     ) -> None:
-        """Record the write (`external_comment_id`) or the skip, and release the lease."""
+        """Record the write (`external_comment_id`) or the skip, and release the lease;
+        `warning`: what the system refused of the write (files it would not take)."""
 
     @abstractmethod
     async def _record_failure(

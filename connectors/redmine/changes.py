@@ -6,6 +6,10 @@ resolved/closed for another status, else STATUS_CHANGED (old/new values are norm
 statuses, raw names in the payload); `assigned_to_id` gives ASSIGNED (old/new values are
 user ids), `priority_id` PRIORITY_CHANGED (old/new P1..P4); any other detail (subject,
 description, tracker, custom fields, attachments, relations) UPDATED with raw values.
+
+A journal whose note ends with Socialdesk's marker is our write-back: its attachment
+details (the files we attached with the note) carry the marker's key and the journal id
+as the note does, so ingestion recognizes them as our own write and stores nothing.
 """
 
 from __future__ import annotations
@@ -105,7 +109,8 @@ class IssueTranslator:
 
     def journal(self, journal: Journal, snap: TicketSnapshot) -> list[TicketChange]:
         """The detail changes of a journal, then its note (if it has one)."""
-        changes = [self._detail(journal, d, snap) for d in journal.details]
+        _, key = split_marker(journal.notes or "")
+        changes = [self._detail(journal, d, snap, key) for d in journal.details]
         if journal.notes:
             changes.append(self._note(journal, snap))
         return changes
@@ -127,11 +132,16 @@ class IssueTranslator:
             payload=payload,
         )
 
-    def _detail(self, journal: Journal, detail: Detail, snap: TicketSnapshot) -> TicketChange:
+    def _detail(
+        self, journal: Journal, detail: Detail, snap: TicketSnapshot, key: str | None
+    ) -> TicketChange:
         kind, old, new, payload = self._describe(detail)
         suffix = detail.name if detail.property == "attr" else f"{detail.property}:{detail.name}"
         if detail.property == "relation":  # one journal may add several of one type
             suffix += f":{detail.new_value or detail.old_value}"
+        ours = key is not None and detail.property == "attachment"
+        if ours:
+            payload["socialdesk_idempotency_key"] = key
         return TicketChange(
             source_id=f"redmine:journal:{journal.id}:{suffix}",
             kind=kind,
@@ -140,6 +150,7 @@ class IssueTranslator:
             actor=self.person(journal.user),
             old_value=old,
             new_value=new,
+            external_comment_id=str(journal.id) if ours else None,
             payload={"property": detail.property, "name": detail.name, **payload},
         )
 

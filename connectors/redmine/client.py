@@ -6,6 +6,7 @@ admin can act on and never the API key (it travels in a header, not in URLs).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -34,6 +35,19 @@ M = TypeVar("M", bound=BaseModel)
 
 # Redmine caps `limit` at 100 and reads 0 or a missing limit as 25.
 PAGE_LIMIT = 100
+# Redmine 5 refuses a file over its limit with 422 and says the limit in bytes:
+# "This file cannot be uploaded because it exceeds the maximum allowed file size (5242880)".
+_MAX_SIZE = re.compile(r"maximum allowed file size \((\d+)\)")
+
+
+class UploadRefused(ConnectorError):
+    """Redmine (or a proxy in front of it) refused one upload: 413, or 422 with a reason."""
+
+    code = "file_refused"
+
+    def __init__(self, message: str, max_bytes: int | None = None) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
 
 
 def _server_date(response: httpx.Response) -> datetime:
@@ -98,10 +112,20 @@ class RedmineClient:
         *,
         params: dict[str, str | int] | None = None,
         body: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        refusals: tuple[int, ...] = (),
     ) -> httpx.Response:
+        headers = self._headers
+        if content is not None:  # Redmine answers 406 to an upload of any other type
+            headers = {**headers, "Content-Type": "application/octet-stream"}
         try:
             response = await self._http.request(
-                method, self.base_url + path, params=params, json=body, headers=self._headers
+                method,
+                self.base_url + path,
+                params=params,
+                json=body,
+                content=content,
+                headers=headers,
             )
         except httpx.TimeoutException:
             raise TransientError(f"Redmine at {self.base_url} timed out ({what})") from None
@@ -110,6 +134,8 @@ class RedmineClient:
                 f"cannot reach Redmine at {self.base_url} ({type(exc).__name__})"
             ) from None
         self.server_now = _server_date(response)
+        if response.status_code in refusals:
+            return response
         raise_for_status(response, what)
         return response
 
@@ -198,6 +224,40 @@ class RedmineClient:
         await self._request(
             "PUT", f"/issues/{issue_id}.json", f"update issue #{issue_id}", body={"issue": fields}
         )
+
+    async def upload(self, data: bytes, filename: str) -> str:
+        """`POST /uploads.json`: the file's bytes; returns the token a PUT attaches it with.
+
+        Raises `UploadRefused` when Redmine refuses the file (422: over its size limit or of
+        an extension it does not allow) or a proxy in front of it does (413).
+        """
+        what = f"upload {filename!r}"
+        response = await self._request(
+            "POST",
+            "/uploads.json",
+            what,
+            params={"filename": filename},
+            content=data,
+            refusals=(413, 422),
+        )
+        if response.status_code == 413:
+            raise UploadRefused(
+                f"Redmine refused {filename!r} ({len(data)} bytes) as too large (413)"
+            )
+        if response.status_code == 422:
+            reason = _validation_errors(response)
+            found = _MAX_SIZE.search(reason)
+            raise UploadRefused(
+                f"Redmine refused {filename!r} ({len(data)} bytes): {reason or '422'}",
+                int(found.group(1)) if found else None,
+            )
+        try:
+            token = response.json()["upload"]["token"]
+        except (ValueError, KeyError, TypeError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise ConnectorError(f"Redmine answered the upload of {filename!r} without a token")
+        return token
 
     async def update_journal(self, journal_id: int, fields: dict[str, Any]) -> None:
         """`PUT /journals/<id>.json`; an empty note on a journal without details deletes it."""

@@ -7,8 +7,9 @@ the journals it has not emitted yet (see `changes.py` for the kinds).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import ValidationError
@@ -20,10 +21,12 @@ from connectors.base import (
     Connector,
     ConnectorConfig,
     ConnectorError,
+    FileToSend,
     Health,
     NormalizedPriority,
     NormalizedStatus,
     NotFound,
+    NotSupported,
     Person,
     TicketChange,
     TicketSnapshot,
@@ -47,6 +50,7 @@ from connectors.redmine.models import (
     StatusRef,
     User,
 )
+from connectors.redmine.uploads import upload_files
 
 MAX_CHANGES = 100  # per page, as the sync engine commits a page in one transaction
 # Re-read this many issues of the previous listing page: issues updated while we page
@@ -66,6 +70,7 @@ class RedmineConnector(Connector):
             Capability.READ_COMMENT_VISIBILITY,
             Capability.WRITE_PUBLIC_COMMENT,
             Capability.WRITE_INTERNAL_NOTE,
+            Capability.WRITE_FILES,
         }
     )
     required_secrets = ("api_key",)
@@ -275,13 +280,24 @@ class RedmineConnector(Connector):
     # --- writing -----------------------------------------------------------------------
 
     async def add_comment(
-        self, external_id: str, body: str, visibility: Visibility, idempotency_key: str
+        self,
+        external_id: str,
+        body: str,
+        visibility: Visibility,
+        idempotency_key: str,
+        *,
+        files: Sequence[FileToSend] = (),
     ) -> str:
-        """Write a public or private note, read it back, and return its journal id."""
+        """Write a public or private note (a public one with `files` attached, in the same
+        journal), read it back, and return its journal id."""
         private = visibility is Visibility.INTERNAL
+        if private and files:
+            # Redmine has no private attachments: it splits such a PUT into a public journal
+            # with the files and a private one with the text (README of the peer).
+            raise NotSupported("Redmine cannot keep attachments internal: not written")
         _, journals, _ = await self._read_issue(external_id)
         existing = _newest_marked(journals, idempotency_key, None)
-        if existing is not None:  # an earlier attempt got through
+        if existing is not None:  # an earlier attempt got through, with all its files
             _check_visibility(existing, private, retracted=False)
             return str(existing.id)
         if private and await self._may_not_set_private_notes():
@@ -289,10 +305,18 @@ class RedmineConnector(Connector):
                 f"the key lacks 'set_notes_private' in {self.settings.project!r}: Redmine "
                 "would publish this internal note, so it was not written"
             )
+        uploads = await upload_files(self.client, files)
         me = await self._current_user()
         before = max((j.id for j in journals), default=0)
-        text = with_marker(body, idempotency_key)
-        await self.client.update_issue(external_id, {"notes": text, "private_notes": private})
+        fields: dict[str, Any] = {
+            "notes": with_marker(body, idempotency_key),
+            "private_notes": private,
+        }
+        if uploads:
+            fields["uploads"] = uploads
+        # One PUT: Redmine links every upload to the note's journal or, for a token it
+        # cannot use, refuses the whole PUT (422) and stores no journal at all.
+        await self.client.update_issue(external_id, fields)
         _, journals, _ = await self._read_issue(external_id)
         written = _newest_marked(journals, idempotency_key, me.id, after=before)
         if written is None:
@@ -302,6 +326,12 @@ class RedmineConnector(Connector):
         if written.private_notes != private:
             retracted = private and await self._retract(written)
             _check_visibility(written, private, retracted=retracted)
+        attached = sum(1 for d in written.details if d.property == "attachment")
+        if attached != len(uploads):
+            raise WriteNotApplied(
+                f"Redmine stored the note for issue #{external_id} (journal #{written.id}) "
+                f"with {attached} of its {len(uploads)} files"
+            )
         return str(written.id)
 
     async def _may_not_set_private_notes(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 from pathlib import Path
 
 import httpx
@@ -47,6 +48,17 @@ class TestManifest:
         cls = registry.get(kind)
         overrides = cls.parse_webhook is not Connector.parse_webhook
         assert (Capability.WEBHOOKS in cls.capabilities) == overrides
+
+    def test_file_capability_matches_the_write_method(self, kind: str) -> None:
+        # Files are handed over as `files=` only to a kind that declares WRITE_FILES; the
+        # others keep the four-argument add_comment they were written with.
+        cls = registry.get(kind)
+        parameter = inspect.signature(cls.add_comment).parameters.get("files")
+        if Capability.WRITE_FILES not in cls.capabilities:
+            pytest.skip("this kind writes text only")
+        assert parameter is not None, "WRITE_FILES needs add_comment(..., *, files=())"
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        assert parameter.default == ()
 
     async def test_without_webhooks_parse_refuses(self, kind: str) -> None:
         cls = registry.get(kind)

@@ -4,11 +4,16 @@ Served through `httpx.MockTransport`. It reproduces what the connector must cope
 empty 401/403/404 bodies, `status_id=*` needed to see closed issues, `limit` capped at 100,
 the one-second slack of the `updated_on` filter, 204 for ignored writes, private notes
 stored public without `set_notes_private`, and the split of a PUT with changes and a
-private note into two journals. Its clock only moves when a test says so.
+private note into two journals. Uploads (`POST /uploads.json`) as the peer answers them
+(probed on Redmine 5.0.4): 406 without `application/octet-stream`, 422 naming the limit
+for a file over `max_upload`, tokens `<id>.<sha256>`; a PUT naming a token it cannot use
+is refused whole (422, no journal), and the files of a PUT with a private note land in a
+public journal of their own. Its clock only moves when a test says so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -61,6 +66,10 @@ class FakeRedmine:
         self.next_journal = 1
         self.requests: list[httpx.Request] = []
         self.faults: dict[str, httpx.Response | Exception] = {}  # path → forced answer
+        self.max_upload = 5_242_880  # Redmine's default attachment_max_size (5 MB)
+        self.uploads: dict[str, dict[str, Any]] = {}  # token → the stored file
+        self.attachments: dict[int, dict[str, Any]] = {}  # id → file, once on an issue
+        self.next_attachment = 1
 
     # --- state -------------------------------------------------------------------------
 
@@ -146,6 +155,8 @@ class FakeRedmine:
         parts = path.strip("/").removesuffix(".json").split("/")
         if method == "GET" and path == "/issues.json":
             return self.list_issues(request, user_id)
+        if method == "POST" and path == "/uploads.json":
+            return self.upload(request, user_id)
         if parts[0] == "issues" and len(parts) == 2 and parts[1].isdigit():
             issue_id = int(parts[1])
             if issue_id not in self.issues:
@@ -218,16 +229,63 @@ class FakeRedmine:
         }
         return httpx.Response(200, json=body)
 
+    def upload(self, request: httpx.Request, user_id: int) -> httpx.Response:
+        if request.headers.get("Content-Type") != "application/octet-stream":
+            return empty(406)
+        data = request.content
+        if len(data) > self.max_upload:
+            message = (
+                "This file cannot be uploaded because it exceeds the maximum allowed file "
+                f"size ({self.max_upload})"
+            )
+            return httpx.Response(422, json={"errors": [message]})
+        attachment_id, self.next_attachment = self.next_attachment, self.next_attachment + 1
+        token = f"{attachment_id}.{hashlib.sha256(data).hexdigest()}"
+        self.uploads[token] = {
+            "id": attachment_id,
+            "filename": request.url.params.get("filename", ""),
+            "data": data,
+            "author": user_id,
+        }
+        return httpx.Response(201, json={"upload": {"id": attachment_id, "token": token}})
+
+    def _attach(self, uploads: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The details of the files a PUT attaches; None if a token cannot be used."""
+        if any(u.get("token") not in self.uploads for u in uploads):
+            return None
+        details = []
+        for upload in uploads:
+            stored = self.uploads.pop(upload["token"])
+            stored.update(
+                filename=upload.get("filename") or stored["filename"],
+                content_type=upload.get("content_type"),
+            )
+            self.attachments[stored["id"]] = stored
+            details.append(
+                {
+                    "property": "attachment",
+                    "name": str(stored["id"]),
+                    "old_value": None,
+                    "new_value": stored["filename"],
+                }
+            )
+        return details
+
     def update(self, issue_id: int, user_id: int, fields: dict[str, Any]) -> httpx.Response:
         """Apply what the user may change; silently ignore the rest (204 either way)."""
         if self.ignore_writes:
             return httpx.Response(204)
         issue = self.issues[issue_id]
+        files = self._attach(fields.get("uploads") or [])
+        if files is None:
+            n = len(fields["uploads"])
+            return httpx.Response(422, json={"errors": [f"{n} file(s) could not be saved."]})
         details = []
         status = next((s for s in self.statuses if s["id"] == fields.get("status_id")), None)
         if status is not None and self.may(user_id, "edit_issues"):  # else ignored, 204
             details.append(self._detail("status_id", issue["status"]["id"], status["id"]))
             issue["status"] = dict(status)
+        details += files
         notes = fields.get("notes") or ""
         private = bool(fields.get("private_notes")) and self.may(user_id, "set_notes_private")
         self.tick(0.001)
