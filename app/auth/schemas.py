@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -29,3 +30,16 @@ class UserCreate(BaseModel):
 
 class UserCreated(UserOut):
     token: str = Field(description="API token; shown once, stored only as a hash")
+
+
+class IdentityAuditOut(BaseModel):
+    """One sign-in, provisioning, link, role change, refusal or sign-out."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    user_id: int | None
+    provider: str | None
+    action: str
+    detail: dict[str, Any]
