@@ -30,6 +30,10 @@ from app.config import SsoProvider
 # Clocks of the provider and of our replicas disagree a little; tokens live minutes.
 CLOCK_SKEW_SECONDS = 120
 _METADATA_TTL_SECONDS = 3600.0
+# Public-key signatures only, whatever the discovery document advertises: `none` proves
+# nothing, and an HMAC "signature" keyed with the client secret could be made by anyone
+# who has that secret, which is not only the provider.
+ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
 
 class SsoError(Exception):
@@ -75,7 +79,9 @@ class OidcClient:
                 jwks_uri=str(document["jwks_uri"]),
                 end_session_endpoint=document.get("end_session_endpoint"),
                 signing_algorithms=tuple(
-                    document.get("id_token_signing_alg_values_supported") or ["RS256"]
+                    alg
+                    for alg in document.get("id_token_signing_alg_values_supported") or ["RS256"]
+                    if alg in ASYMMETRIC
                 ),
             )
         except (KeyError, TypeError) as exc:
