@@ -21,6 +21,7 @@ from app.models.policy import (
     PolicyDecision,
     PolicyVersion,
 )
+from app.models.saved_reply import SavedReply
 from app.models.status import (
     FeedToken,
     Incident,
@@ -62,6 +63,7 @@ __all__ = [
     "PolicyDecision",
     "PolicyVersion",
     "Role",
+    "SavedReply",
     "Service",
     "ServiceFollow",
     "SlaConfig",
