@@ -27,6 +27,7 @@ from app.realtime.connection import ExposeServerSend
 from app.realtime.hub import close_hub
 from app.realtime.ws import router as ws_router
 from app.runtime import Runtime
+from app.saved_replies.endpoints import router as saved_replies_router
 from app.status.endpoints import router as status_api_router
 from app.status.public.endpoints import router as status_page_router
 from app.sync.endpoints import router as connectors_router
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(identity_router)
     app.include_router(tickets_router)
     app.include_router(chat_router)
+    app.include_router(saved_replies_router)  # the composer's saved replies (issue 17)
     app.include_router(files_router)  # chat attachments (issue 16)
     app.include_router(ws_router)
     app.include_router(connectors_router)
