@@ -36,6 +36,7 @@ from app.web.admin import router as web_admin_router
 from app.web.inbox_pages import router as web_inbox_router
 from app.web.pages import router as web_router
 from app.web.policy_pages import router as web_policy_router
+from app.web.saved_replies_pages import router as web_saved_replies_router
 from app.web.security import SecurityHeaders
 from app.web.services_admin import router as web_services_router
 from app.web.staff import router as web_staff_router
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(web_router)
     app.include_router(web_admin_router)
     app.include_router(web_staff_router)
+    app.include_router(web_saved_replies_router)
     app.include_router(web_policy_router)
     app.include_router(web_inbox_router)
     app.include_router(web_status_desk_router)

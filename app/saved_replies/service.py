@@ -94,10 +94,10 @@ async def _check_title_free(
 
 
 async def _flush(session: AsyncSession, title: str) -> None:
-    # A savepoint: a concurrent save of the same title fails here on the unique key.
+    # A concurrent save of the same title fails here on the unique key (the transaction is
+    # then done for; a caller that carries on wraps the call in a savepoint).
     try:
-        async with session.begin_nested():
-            await session.flush()
+        await session.flush()
     except IntegrityError:
         raise Conflict(
             f"a saved reply titled {title!r} exists already", code="title_taken"
