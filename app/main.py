@@ -27,6 +27,7 @@ from app.realtime.connection import ExposeServerSend
 from app.realtime.hub import close_hub
 from app.realtime.ws import router as ws_router
 from app.runtime import Runtime
+from app.saved_replies.endpoints import router as saved_replies_router
 from app.status.endpoints import router as status_api_router
 from app.status.public.endpoints import router as status_page_router
 from app.sync.endpoints import router as connectors_router
@@ -35,6 +36,7 @@ from app.web.admin import router as web_admin_router
 from app.web.inbox_pages import router as web_inbox_router
 from app.web.pages import router as web_router
 from app.web.policy_pages import router as web_policy_router
+from app.web.saved_replies_pages import router as web_saved_replies_router
 from app.web.security import SecurityHeaders
 from app.web.services_admin import router as web_services_router
 from app.web.sso_pages import router as web_sso_router
@@ -103,6 +105,7 @@ def create_app(
     app.include_router(identity_router)
     app.include_router(tickets_router)
     app.include_router(chat_router)
+    app.include_router(saved_replies_router)  # the composer's saved replies (issue 17)
     app.include_router(files_router)  # chat attachments (issue 16)
     app.include_router(ws_router)
     app.include_router(connectors_router)
@@ -114,6 +117,7 @@ def create_app(
     app.include_router(web_sso_router)  # single sign-on (issue 19)
     app.include_router(web_admin_router)
     app.include_router(web_staff_router)
+    app.include_router(web_saved_replies_router)
     app.include_router(web_policy_router)
     app.include_router(web_inbox_router)
     app.include_router(web_status_desk_router)

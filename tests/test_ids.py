@@ -87,7 +87,13 @@ INTEGER_PARAMETERS = _integer_parameters()
 
 def _request(method: str, path: str, where: str, name: str, value: int) -> dict[str, Any]:
     """A request with `value` in one parameter and harmless values everywhere else."""
-    params: dict[str, Any] = {}
+    # Other required query parameters (a ticket to render a saved reply for) get a 1.
+    operation = SPEC["paths"][path][method]
+    params: dict[str, Any] = {
+        p["name"]: 1
+        for p in operation.get("parameters", [])
+        if p["in"] == "query" and p.get("required") and p["name"] != name
+    }
     if where == "path":
         path = path.replace("{" + name + "}", str(value))
     else:

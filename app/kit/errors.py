@@ -81,9 +81,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        def field(loc: tuple[int | str, ...]) -> str:
+            # Body fields by their own names; a field itself called "body" keeps its name.
+            parts = loc[1:] if loc[:1] == ("body",) else loc
+            return ".".join(str(part) for part in parts)
+
         fields = [
             {
-                "field": ".".join(str(part) for part in err["loc"] if part != "body"),
+                "field": field(tuple(err["loc"])),
                 "message": err["msg"],
                 "type": err["type"],
             }

@@ -22,6 +22,7 @@ from app.models.policy import (
     PolicyDecision,
     PolicyVersion,
 )
+from app.models.saved_reply import SavedReply
 from app.models.status import (
     FeedToken,
     Incident,
@@ -64,6 +65,7 @@ __all__ = [
     "PolicyDecision",
     "PolicyVersion",
     "Role",
+    "SavedReply",
     "Service",
     "ServiceFollow",
     "SlaConfig",

@@ -19,6 +19,16 @@ async def check_ticket_visible(session: AsyncSession, *, user: User, ticket_id: 
     return ticket
 
 
+async def requester_name_of(session: AsyncSession, ticket: Ticket) -> str | None:
+    """The requester's name as the ticketing system gave it, else the person we know."""
+    if ticket.requester_name:
+        return ticket.requester_name
+    if ticket.requester_user_id is None:
+        return None
+    requester = await session.get(User, ticket.requester_user_id)
+    return requester.name if requester is not None else None
+
+
 async def timeline_for(
     session: AsyncSession, *, user: User, ticket_id: int, after: int | None, limit: int
 ) -> Sequence[TicketEvent]:

@@ -20,7 +20,6 @@ from app.followers.audiences import followers_of
 from app.kit.attempts import SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, TooManyAttempts
 from app.kit.errors import NotFound
 from app.kit.ids import Id
-from app.models import User
 from app.tickets import repository as tickets_repo
 from app.tickets import service as tickets_service
 from app.web.context import (
@@ -168,11 +167,7 @@ async def ticket_page(request: Request, ticket_id: Id, session: Session) -> Resp
         following = current.user.id in await followers_of(session, ticket_id)
     except NotFound:  # a ticket you may see but not follow
         followers, following = None, False
-    requester_name = ticket.requester_name
-    if not requester_name and ticket.requester_user_id is not None:
-        # The ticketing system gave no name, but the requester is a person we know.
-        requester = await session.get(User, ticket.requester_user_id)
-        requester_name = requester.name if requester is not None else None
+    requester_name = await tickets_service.requester_name_of(session, ticket)
     return render(
         request,
         "ticket.html",

@@ -105,7 +105,10 @@ class Conversation {
     this.retry = 500;
     document.addEventListener("visibilitychange", () => this.markSeen());
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.send(); });
-    this.form.addEventListener("change", () => this.markComposer());
+    // Keys, drafts and the public/internal label (composer.js); saved replies for staff.
+    this.composer = new Composer(this.form, { ticketId: this.ticketId, userId: meta("user-id") });
+    const picker = document.getElementById("reply-picker");
+    if (picker && isStaff()) new ReplyPicker(this.composer, picker);
     this.form.querySelector("textarea").addEventListener("input", () => this.sendTyping());
     // Files: the picker, dropped on the composer, or pasted (a screenshot) into it; each is
     // uploaded at once and goes with the next message sent.
@@ -124,18 +127,11 @@ class Conversation {
       const files = [...(event.clipboardData?.files || [])];
       if (files.length) { event.preventDefault(); this.upload(files); }
     });
-    this.markComposer();
     this.connect();
   }
 
   visibility() {
-    return this.form.querySelector('input[name="visibility"]:checked, input[name="visibility"][type="hidden"]')?.value || "public";
-  }
-
-  markComposer() {
-    const internal = this.visibility() === "internal";
-    this.form.classList.toggle("internal", internal);
-    document.getElementById("send").textContent = internal ? "Send internal note" : "Send";
+    return this.composer.visibility();
   }
 
   place(id, item) {
@@ -336,23 +332,33 @@ class Conversation {
   }
 
   async send() {
-    const textarea = this.form.querySelector("textarea");
-    let body = textarea.value.trim();
+    if (this.sending) return;  // Enter pressed twice: one message
+    const text = this.form.querySelector("textarea").value;
+    const visibility = this.visibility();
+    let body = text.trim();
     if (!body && !this.pending.length) return;
     // A message needs text: files sent alone are announced by their names.
     if (!body) body = this.pending.map((file) => `📎 ${file.filename}`).join("\n");
+    const files = this.pending.map((file) => file.id);
+    // Sending the same thing again after a failure reuses the id: if the first attempt was
+    // stored after all, the server answers with it instead of storing a second one.
+    const attempt = JSON.stringify([body, visibility, files]);
+    if (this.unsent?.attempt !== attempt) this.unsent = { attempt, id: crypto.randomUUID() };
     this.showError("");
+    this.sending = true;
     try {
       const message = await api("POST", `/api/v1/tickets/${this.ticketId}/messages`, {
-        body, visibility: this.visibility(), client_msg_id: crypto.randomUUID(),
-        attachments: this.pending.map((file) => file.id),
+        body, visibility, client_msg_id: this.unsent.id, attachments: files,
       });
+      this.unsent = null;
       this.renderMessage(message);
-      textarea.value = "";
-      this.pending = [];
+      this.composer.sent(text, visibility);
+      this.pending = this.pending.filter((file) => !files.includes(file.id));
       this.renderPending();
     } catch (error) {
       this.showError(error.message);
+    } finally {
+      this.sending = false;
     }
   }
 }

@@ -1,0 +1,1 @@
+"""Saved replies: personal and shared texts with placeholders, for the chat composer."""
