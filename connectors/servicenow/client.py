@@ -172,7 +172,7 @@ class ServiceNowClient:
             data = None
         if not isinstance(data, dict) or "result" not in data:
             raise ConfigError(
-                f"{self.base_url} did not answer {what} with Table API JSON: is it the "
+                f"{self.base_url} did not answer with Table API JSON ({what}): is it the "
                 "instance URL (https://<instance>.service-now.com)?"
             )
         return data["result"]

@@ -27,6 +27,7 @@ from connectors.base import (
     NormalizedPriority,
     NormalizedStatus,
     NotFound,
+    RateLimited,
     TicketChange,
     TicketSnapshot,
     TransientError,
@@ -119,6 +120,9 @@ class ServiceNowConnector(Connector):
             )
         except TransientError as exc:
             return Health(False, False, False, exc.message)
+        except RateLimited as exc:
+            wait = f"in {exc.retry_after:.0f} s" if exc.retry_after is not None else "later"
+            return Health(True, False, False, f"{exc.message}; try the check again {wait}")
         except Forbidden as exc:
             return Health(True, True, False, self._role_hint(exc.message, table))
         except (InvalidRequest, NotFound):
