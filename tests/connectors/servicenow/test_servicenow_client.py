@@ -175,8 +175,13 @@ class TestSettings:
         ],
     )
     def test_bad_settings_name_the_setting(self, settings: dict[str, str], words: str) -> None:
+        config = ConnectorConfig(
+            url=URL,
+            secrets={"token": SecretStr("t")},
+            settings={"assignment_group": "Desk", **settings},
+        )
         with pytest.raises(ConfigError) as raised:
-            make_connector(FakeServiceNow(), **settings)
+            ServiceNowConnector(config, httpx.AsyncClient())
         assert words in raised.value.message
 
     def test_the_group_is_required(self) -> None:
