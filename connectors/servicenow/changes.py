@@ -29,7 +29,7 @@ from connectors.base import (
     Visibility,
 )
 from connectors.servicenow.comments import split_marker
-from connectors.servicenow.mapping import DONE, effective_priority, state_label
+from connectors.servicenow.mapping import DONE, effective_priority
 from connectors.servicenow.models import JournalEntry, Record, Tracked
 
 PREFIX = "servicenow"
@@ -42,6 +42,7 @@ class Lookups:
     people: Mapping[str, Person]
     groups: Mapping[str, str]
     status_of: Callable[[str, str], NormalizedStatus]  # (state, active) → normalized
+    state_name: Callable[[str], str]  # the state's name, where the table's states are known
     priority_of: Callable[[str], NormalizedPriority]
     base_url: str
     table: str
@@ -77,7 +78,7 @@ class RecordTranslator:
             external_id=record.external_id,
             title=record.short_description or record.external_id,
             status=self.lookups.status_of(record.state, record.active),
-            raw_status=state_label(record.state),
+            raw_status=self.lookups.state_name(record.state),
             priority=self.lookups.priority_of(priority),
             raw_priority=priority,
             created_at=record.sys_created_on,
@@ -182,8 +183,8 @@ class RecordTranslator:
         before = self.lookups.status_of(old.state, old.active) if old.state else None
         after = self.lookups.status_of(new.state, new.active)
         payload = {
-            "raw_old": state_label(old.state) if old.state else None,
-            "raw_new": state_label(new.state),
+            "raw_old": self.lookups.state_name(old.state) if old.state else None,
+            "raw_new": self.lookups.state_name(new.state),
             "old_state": old.state,
             "new_state": new.state,
         }

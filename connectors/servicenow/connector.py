@@ -173,18 +173,23 @@ class ServiceNowConnector(Connector):
 
     def _status_of(self, state: str, active: str) -> NormalizedStatus:
         """Instance overrides (by value or name), the incident table's map, then `active`."""
-        for key in (state, STATE_LABELS.get(state, state)):
+        for key in (state, self._state_name(state)):
             if key.casefold() in self._status_overrides:
                 return self._status_overrides[key.casefold()]
         if self.table == "incident" and state in STATUS_MAP:
             return STATUS_MAP[state]
         return "closed" if active == "false" else "open"
 
+    def _state_name(self, state: str) -> str:
+        """The incident state's name (§ 5); other tables' states stay values."""
+        return STATE_LABELS.get(state, state) if self.table == "incident" else state
+
     def _translator(self) -> RecordTranslator:
         lookups = Lookups(
             people=self.directory.people,
             groups=self.directory.groups,
             status_of=self._status_of,
+            state_name=self._state_name,
             priority_of=self.normalize_priority,
             base_url=self.settings.url,
             table=self.table,

@@ -65,11 +65,6 @@ PRIORITY_LOOKUP: Mapping[tuple[str, str], str] = {
 DONE: frozenset[NormalizedStatus] = frozenset({"resolved", "closed"})
 
 
-def state_label(value: str) -> str:
-    """What the snapshot shows as the raw status: the state's name when known."""
-    return STATE_LABELS.get(value, value)
-
-
 def effective_priority(priority: str, impact: str, urgency: str) -> str:
     """The record's priority, else the one its impact and urgency give (else "")."""
     if priority in PRIORITY_MAP:

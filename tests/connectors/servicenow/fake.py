@@ -450,6 +450,7 @@ def make_connector(
     token: str | None = None,
     secrets: dict[str, str] | None = None,
     url: str = URL,
+    extra: dict[str, str] | None = None,
     **settings: str,
 ) -> ServiceNowConnector:
     """A connector wired to the fake through `httpx.MockTransport` (Basic auth by default)."""
@@ -462,7 +463,7 @@ def make_connector(
     config = ConnectorConfig(
         url=url,
         secrets={k: SecretStr(v) for k, v in secrets.items()},
-        settings={"assignment_group": "Service Desk", **settings},
+        settings={"assignment_group": "Service Desk", **settings, **(extra or {})},
     )
     return ServiceNowConnector(config, httpx.AsyncClient(transport=fake.transport()))
 
