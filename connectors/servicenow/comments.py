@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from connectors.servicenow.models import JournalEntry
+
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _MARKER = re.compile(r"\s*— via Socialdesk \[sd:([A-Za-z0-9._:-]{1,64})\]\s*$")
 
@@ -45,3 +47,11 @@ def split_marker(text: str) -> tuple[str, str | None]:
 def has_marker(text: str | None, idempotency_key: str) -> bool:
     """Whether `text` ends with the marker of this idempotency key."""
     return text is not None and split_marker(text)[1] == marker_key(idempotency_key)
+
+
+def newest_marked(entries: list[JournalEntry], idempotency_key: str) -> JournalEntry | None:
+    """The last entry that ends with this key's marker, whoever wrote it."""
+    for entry in reversed(entries):
+        if has_marker(entry.value, idempotency_key):
+            return entry
+    return None

@@ -28,7 +28,6 @@ from connectors.base import (
     NormalizedStatus,
     NotFound,
     RateLimited,
-    TicketChange,
     TicketSnapshot,
     TransientError,
     Visibility,
@@ -36,9 +35,9 @@ from connectors.base import (
 )
 from connectors.servicenow.changes import Lookups, RecordTranslator
 from connectors.servicenow.client import Forbidden, InvalidRequest, ServiceNowClient
-from connectors.servicenow.comments import has_marker, with_marker
+from connectors.servicenow.comments import newest_marked, with_marker
 from connectors.servicenow.config import SYS_ID, ServiceNowConfig
-from connectors.servicenow.cursor import INCOMPLETE, OVERLAP, Known, ServiceNowCursor
+from connectors.servicenow.cursor import Known, ServiceNowCursor
 from connectors.servicenow.mapping import PRIORITY_MAP, STATE_LABELS, STATUS_MAP
 from connectors.servicenow.models import (
     JOURNAL_FIELDS,
@@ -47,13 +46,11 @@ from connectors.servicenow.models import (
     JournalEntry,
     Record,
     Tracked,
-    parse_timestamp,
     servicenow_timestamp,
 )
 from connectors.servicenow.people import Directory
+from connectors.servicenow.poll import Journals, Page, emit_record, listing_query
 
-MAX_CHANGES = 100  # per page, as the sync engine commits a page in one transaction
-JOURNAL_BATCH = 20  # records whose journal entries are read in one query
 MAX_LISTINGS = 200  # listing requests per call; the cursor resumes where they stopped
 _NUMBER = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 JOURNAL_ELEMENTS = "elementINcomments,work_notes"
@@ -266,24 +263,24 @@ class ServiceNowConnector(Connector):
         """The next ≤100 changes: records in (`sys_updated_on`, `sys_id`) order."""
         state = ServiceNowCursor.parse(cursor)
         group = await self._the_group()
-        page = _Page()
+        page = Page()
         floor, offset = state.window_start(), 0
         for _ in range(MAX_LISTINGS):
             listing = await self.client.page(
                 self.table,
-                _listing_query(group, floor),
+                listing_query(group, floor),
                 RECORD_FIELDS,
                 "list records",
                 offset=offset,
             )
             records = [r for r in (self._record(raw, page.notes) for raw in listing.rows) if r]
-            journals = _Journals(self, state, group, records)
+            journals = Journals(state, group, records, self.journal_entries, self._resolve)
             for record in records:
                 if journals.wanted(record):
                     if page.full:
                         return ChangePage(page.changes, state.dump(), True, page.notes)
                     entries = await journals.of(record, page.notes)
-                    if not self._emit(record, entries, state, page):
+                    if not emit_record(self._translator(), record, entries, state, page):
                         return ChangePage(page.changes, state.dump(), True, page.notes)
                 state.advance(record.sys_updated_on, record.sys_id)
             if listing.next_offset is None:
@@ -297,51 +294,6 @@ class ServiceNowConnector(Connector):
             else:
                 offset = listing.next_offset
         return ChangePage(page.changes, state.dump(), True, page.notes)
-
-    def _emit(
-        self, record: Record, entries: list[JournalEntry], state: ServiceNowCursor, page: _Page
-    ) -> bool:
-        """Add the record's unseen changes to the page; False when they did not all fit."""
-        translator = self._translator()
-        snap = translator.snapshot(record)
-        known = state.known.get(record.sys_id)
-        if known is None:
-            window = state.window_start()
-            if window is None or record.sys_created_on >= window:
-                first = translator.created(record, snap)
-            else:
-                first = translator.first_seen(record, snap)
-            if not page.fits(1):
-                return False
-            page.changes.append(first)
-            floor = None if window is None else servicenow_timestamp(window)
-            known = Known(
-                servicenow_timestamp(record.sys_updated_on),
-                INCOMPLETE,
-                Tracked.of(record),
-                floor,
-                done=False,
-            )
-            state.known[record.sys_id] = known
-        for entry in entries:
-            if known.emitted_before(entry.sys_id, entry.sys_created_on):
-                continue
-            if not page.fits(1):
-                return _incomplete(known)
-            page.changes.append(translator.journal(entry, snap))
-            known.journals[entry.sys_id] = servicenow_timestamp(entry.sys_created_on)
-        differences = translator.differences(known.values, record, snap)
-        if not page.fits(len(differences)):
-            return _incomplete(known)
-        page.changes += differences
-        floor = servicenow_timestamp(record.sys_updated_on - OVERLAP)
-        known.updated_on = servicenow_timestamp(record.sys_updated_on)
-        known.mod_count = record.sys_mod_count
-        known.values = Tracked.of(record)
-        known.journal_floor = max(known.journal_floor or floor, floor)
-        known.done = True
-        known.closed = snap.status == "closed"
-        return True
 
     async def journal_entries(
         self, sys_ids: list[str], since: datetime | None, notes: list[str]
@@ -376,7 +328,7 @@ class ServiceNowConnector(Connector):
         field = FIELD_OF[visibility]
         record = await self._find(external_id)
         before = await self.journal_entries([record.sys_id], None, [])
-        existing = _newest_marked(before, idempotency_key)
+        existing = newest_marked(before, idempotency_key)
         if existing is not None:  # an earlier attempt got through
             _check_element(existing, field, record)
             return existing.sys_id
@@ -391,7 +343,7 @@ class ServiceNowConnector(Connector):
             ) from None
         seen = {e.sys_id for e in before}
         after = await self.journal_entries([record.sys_id], None, [])
-        written = _newest_marked([e for e in after if e.sys_id not in seen], idempotency_key)
+        written = newest_marked([e for e in after if e.sys_id not in seen], idempotency_key)
         if written is None:
             raise WriteNotApplied(
                 f"ServiceNow accepted the {LABEL_OF[field]} for {self.table} "
@@ -403,88 +355,9 @@ class ServiceNowConnector(Connector):
         return written.sys_id
 
 
-class _Page:
-    def __init__(self) -> None:
-        self.changes: list[TicketChange] = []
-        self.notes: list[str] = []
-
-    @property
-    def full(self) -> bool:
-        return len(self.changes) >= MAX_CHANGES
-
-    def fits(self, count: int) -> bool:
-        return not self.changes or len(self.changes) + count <= MAX_CHANGES
-
-
-class _Journals:
-    """The journal entries of a listing's changed records, read `JOURNAL_BATCH` at a time."""
-
-    def __init__(
-        self,
-        connector: ServiceNowConnector,
-        state: ServiceNowCursor,
-        group: Group,
-        records: list[Record],
-    ) -> None:
-        self.connector = connector
-        self.state = state
-        self.group = group
-        self.pending = [r for r in records if self.wanted(r)]
-        self.fetched: dict[str, list[JournalEntry]] = {}
-
-    def wanted(self, record: Record) -> bool:
-        """In the group (a query part ServiceNow ignored cannot widen the scope) and changed."""
-        return record.assignment_group == self.group.sys_id and not self.state.is_current(
-            record.sys_id, record.sys_mod_count, record.sys_updated_on
-        )
-
-    def _floor(self, record: Record) -> datetime | None:
-        known = self.state.known.get(record.sys_id)
-        if known is None:
-            return self.state.window_start()
-        if known.journal_floor is None:
-            return None
-        floor = parse_timestamp(known.journal_floor)
-        return floor if isinstance(floor, datetime) else None
-
-    async def of(self, record: Record, notes: list[str]) -> list[JournalEntry]:
-        if record.sys_id not in self.fetched:
-            start = next(i for i, r in enumerate(self.pending) if r.sys_id == record.sys_id)
-            batch = self.pending[start : start + JOURNAL_BATCH]
-            floors = [self._floor(r) for r in batch]
-            since = None if any(f is None for f in floors) else min(f for f in floors if f)
-            ids = [r.sys_id for r in batch]
-            entries = await self.connector.journal_entries(ids, since, notes)
-            for sys_id in ids:
-                self.fetched[sys_id] = [e for e in entries if e.element_id == sys_id]
-            await self.connector._resolve(batch, entries, self.state)
-        return self.fetched[record.sys_id]
-
-
-def _listing_query(group: Group, floor: datetime | None) -> str:
-    terms = [f"assignment_group={group.sys_id}"]
-    if floor is not None:
-        terms.append(f"sys_updated_on>{servicenow_timestamp(floor)}")
-    return "^".join([*terms, "ORDERBYsys_updated_on", "ORDERBYsys_id"])
-
-
-def _incomplete(known: Known) -> bool:
-    """Mark a record whose changes did not all fit: the next page goes on with it."""
-    known.done = False
-    known.mod_count = INCOMPLETE
-    return False
-
-
 def _first(exc: ValidationError) -> str:
     error = exc.errors()[0]
     return f"{'.'.join(str(p) for p in error['loc']) or 'record'}: {error['msg']}"
-
-
-def _newest_marked(entries: list[JournalEntry], idempotency_key: str) -> JournalEntry | None:
-    for entry in reversed(entries):
-        if has_marker(entry.value, idempotency_key):
-            return entry
-    return None
 
 
 def _check_element(entry: JournalEntry, field: str, record: Record) -> None:
