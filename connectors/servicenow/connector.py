@@ -46,6 +46,7 @@ from connectors.servicenow.models import (
     JournalEntry,
     Record,
     Tracked,
+    parse_timestamp,
     servicenow_timestamp,
 )
 from connectors.servicenow.people import Directory
@@ -56,6 +57,10 @@ _NUMBER = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 JOURNAL_ELEMENTS = "elementINcomments,work_notes"
 FIELD_OF = {Visibility.PUBLIC: "comments", Visibility.INTERNAL: "work_notes"}
 LABEL_OF = {"comments": "comment", "work_notes": "work note"}
+TIME_ZONE_REFUSAL = (
+    "ServiceNow does not read the poll's time filter as UTC (the account's time zone is "
+    "probably behind UTC), so the poll would miss changes: set the user's time zone to GMT"
+)
 ROLE_HINT = {
     "incident": "ServiceNow's `itil` role reads and updates incidents with their work notes",
 }
@@ -147,12 +152,46 @@ class ServiceNowConnector(Connector):
         identity = f"servicenow:{self.settings.url}:{table}:group:{group.sys_id}"
         detail = f"table {table!r}, assignment group {group.name!r} OK"
         try:
+            if not await self._time_filter_is_utc(group):
+                return Health(True, True, False, TIME_ZONE_REFUSAL, identity)
             await self.client.page("sys_user", "", "sys_id", "read users (sys_user)", limit=1)
         except Forbidden:
             detail += "; the account may not read sys_user: people are mirrored without names"
         except ConnectorError as exc:
             return Health(True, True, False, exc.message)
         return Health(True, True, True, detail, identity)
+
+    async def _time_filter_is_utc(self, group: Group) -> bool:
+        """Whether `sys_updated_on>…` (written in UTC) finds the newest record it should.
+
+        The contract does not say in which time zone ServiceNow reads a date in an encoded
+        query (§ 9). Read in a zone behind UTC, the poll's filter would start hours late
+        and skip changes; so the check asks for the newest record with a filter one second
+        before its own `sys_updated_on`. (A zone ahead of UTC only re-reads more.)
+        """
+        newest = await self.client.page(
+            self.table,
+            f"assignment_group={group.sys_id}^ORDERBYDESCsys_updated_on",
+            "sys_id,sys_updated_on",
+            "read the newest record",
+            limit=1,
+        )
+        record = newest.rows[0] if newest.rows else None
+        if not isinstance(record, dict):
+            return True  # nothing to test with yet
+        moment = parse_timestamp(record.get("sys_updated_on"))
+        sys_id = str(record.get("sys_id", ""))
+        if not isinstance(moment, datetime) or not SYS_ID.fullmatch(sys_id):
+            return True
+        since = servicenow_timestamp(moment - timedelta(seconds=1))
+        found = await self.client.page(
+            self.table,
+            f"sys_id={sys_id}^sys_updated_on>{since}",
+            "sys_id",
+            "test the time filter",
+            limit=1,
+        )
+        return any(isinstance(r, dict) and r.get("sys_id") == sys_id for r in found.rows)
 
     @staticmethod
     def _role_hint(message: str, table: str) -> str:

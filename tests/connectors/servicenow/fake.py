@@ -164,6 +164,9 @@ class FakeServiceNow:
         self.after_request: Callable[[httpx.Request], None] | None = None
         self.faults: dict[str, httpx.Response | Exception] = {}  # path → forced answer
         self.throttled = 0  # answer this many next requests with 429
+        # ASSUMED (§ 9 leaves it open): a date in a query read in the account's time zone,
+        # this many hours from UTC (0: read as UTC, as the connector writes it).
+        self.query_zone_hours = 0
         # Fields whose query terms this instance ignores, as it ignores invalid ones (§ 1).
         self.ignored_fields: set[str] = set()
         self.retry_after: str | None = "7"
@@ -347,6 +350,9 @@ class FakeServiceNow:
             ):
                 continue  # ignored, not refused
             name, op, value = found.groups()
+            if name.endswith("_on") and op in "<>" and self.query_zone_hours:
+                local = datetime.fromisoformat(value.replace(" ", "T"))
+                value = stamp((local - timedelta(hours=self.query_zone_hours)).replace(tzinfo=UTC))
             rows = [r for r in rows if _compare(r.get(name, ""), op, value)]
         for name, desc in reversed(order):  # stable sorts: the first ORDERBY wins
             rows.sort(key=operator.itemgetter(name), reverse=desc)

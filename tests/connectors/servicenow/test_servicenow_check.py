@@ -127,6 +127,20 @@ class TestRefused:
         assert "give the group's sys_id" in health.detail
         assert (await make_connector(fake, assignment_group=NETWORK).check()).ok
 
+    async def test_a_time_filter_read_behind_utc_is_refused(self) -> None:
+        fake = FakeServiceNow()
+        fake.create("Printer jammed")
+        fake.query_zone_hours = -5  # the integration user's zone: US Eastern
+        health = await make_connector(fake).check()
+        assert flags(health) == (True, True, False)
+        assert "set the user's time zone to GMT" in health.detail
+
+    async def test_a_time_filter_read_ahead_of_utc_only_rereads_more(self) -> None:
+        fake = FakeServiceNow()
+        fake.create("Printer jammed")
+        fake.query_zone_hours = 2
+        assert (await make_connector(fake).check()).ok
+
     @pytest.mark.parametrize(
         ("secrets", "words"),
         [
