@@ -20,6 +20,7 @@ from connectors.base import (
     AuthError,
     Capability,
     ChangePage,
+    ConfigError,
     Connector,
     ConnectorConfig,
     ConnectorError,
@@ -117,7 +118,11 @@ class ServiceNowConnector(Connector):
         """Reachable, credentials accepted, table and group readable, journal readable."""
         table = self.table
         try:
-            probe = await self.client.page(
+            client = self.client
+        except ConfigError as exc:  # nothing was sent: reachability is not known either
+            return Health(False, False, False, exc.message)
+        try:
+            probe = await client.page(
                 table, "", "sys_id,assignment_group", f"read the {table} table", limit=1
             )
         except TransientError as exc:
@@ -130,7 +135,7 @@ class ServiceNowConnector(Connector):
         except (InvalidRequest, NotFound):
             detail = f"ServiceNow has no table {table!r} (or does not expose it to the Table API)"
             return Health(True, True, False, detail)
-        except ConnectorError as exc:  # 401, missing credentials, not a ServiceNow instance
+        except ConnectorError as exc:  # 401, or not a ServiceNow instance
             return Health(True, False, False, exc.message)
         first = probe.rows[0] if probe.rows else None
         if isinstance(first, dict) and "assignment_group" not in first:
