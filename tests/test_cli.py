@@ -216,6 +216,17 @@ def test_unknown_connector_kind_lists_the_known_ones(settings: Settings) -> None
     assert "demo" in result.stderr
 
 
+def test_servicenow_settings_are_checked_before_anything_is_sent(settings: Settings) -> None:
+    # The kind comes from the entry points; a missing setting is refused in one line.
+    command = ["connectors", "add", "--kind", "servicenow", "--name", "SN"]
+    command += ["--url", "https://acme.service-now.com", "--secret", "token=tok-Xy12"]
+    result = _run(command, _env(settings))
+    assert result.returncode == 2, result.stderr
+    assert "servicenow: missing assignment_group" in result.stderr
+    assert "tok-Xy12" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_demo_serves_tickets_that_keep_changing(tmp_path: Path, settings: Settings) -> None:
     """The README's run path: migrate, seed, serve; the desk is alive through the API."""
     port = _free_port()
