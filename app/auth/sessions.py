@@ -19,7 +19,11 @@ LIFETIME = timedelta(days=7)
 
 
 async def do_start_session(
-    session: AsyncSession, *, user: User, sso_provider: str | None = None
+    session: AsyncSession,
+    *,
+    user: User,
+    sso_provider: str | None = None,
+    sso_id_token: str | None = None,
 ) -> tuple[str, WebSession]:
     """A new session; returns the cookie value (shown once) and the row.
 
@@ -38,6 +42,7 @@ async def do_start_session(
         csrf_token=secrets.token_urlsafe(24),
         expires_at=now + LIFETIME,
         sso_provider=sso_provider,
+        sso_id_token=sso_id_token,
     )
     session.add(row)
     await session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.kit.clock import utcnow
@@ -24,3 +24,6 @@ class WebSession(IdMixin, Base):
     # The identity provider this session signed in through (None: a local password), so
     # signing out can offer the provider's logout too.
     sso_provider: Mapped[str | None] = mapped_column(String(40), default=None)
+    # The ID token it signed in with: the `id_token_hint` of the provider's logout, which
+    # lets the provider end that session without asking "do you want to log out?".
+    sso_id_token: Mapped[str | None] = mapped_column(Text, default=None)

@@ -107,7 +107,9 @@ async def logout(request: Request, session: Session, settings: AppSettings) -> R
         if provider:
             # Offered, not forced: signing out of Socialdesk need not sign the person out
             # of every other application their provider session serves.
-            provider_logout = await provider_logout_url(request, settings, provider)
+            provider_logout = await provider_logout_url(
+                request, settings, provider, current.web_session.sso_id_token
+            )
             response = render(request, "signed_out.html", None, provider_logout=provider_logout)
     response.delete_cookie(sessions.COOKIE)
     return response

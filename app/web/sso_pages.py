@@ -93,7 +93,7 @@ async def sso_callback(
     if provider is None:
         return _refused(request, "There is no such sign-in service here.", 404)
     try:
-        user, target = await flow.do_finish(
+        user, target, id_token = await flow.do_finish(
             session,
             provider,
             _http(request),
@@ -106,14 +106,18 @@ async def sso_callback(
     except SsoError as exc:
         log.warning("single sign-on with %s refused: %s", name, exc.detail)
         return _refused(request, exc.message, 400)
-    token, _ = await sessions.do_start_session(session, user=user, sso_provider=provider.name)
+    token, _ = await sessions.do_start_session(
+        session, user=user, sso_provider=provider.name, sso_id_token=id_token
+    )
     response = RedirectResponse(target, 303)
     set_session_cookie(response, token, settings)
     response.delete_cookie(flow.FLOW_COOKIE, path=_FLOW_COOKIE_PATH)
     return response
 
 
-async def provider_logout_url(request: Request, settings: Settings, name: str) -> str | None:
+async def provider_logout_url(
+    request: Request, settings: Settings, name: str, id_token: str | None
+) -> str | None:
     """The provider's own sign-out (RP-initiated logout), where it has one."""
     provider = settings.sso_provider(name)
     if provider is None:
@@ -126,4 +130,6 @@ async def provider_logout_url(request: Request, settings: Settings, name: str) -
         return None
     if metadata.end_session_endpoint is None:
         return None
-    return client.logout_url(metadata, post_logout_redirect_uri=f"{settings.base_url.rstrip('/')}/")
+    return client.logout_url(
+        metadata, post_logout_redirect_uri=f"{settings.base_url.rstrip('/')}/", id_token=id_token
+    )

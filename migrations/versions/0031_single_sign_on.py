@@ -3,7 +3,7 @@
 Revision ID: 0031
 Revises: 0030
 
-Three new tables and one nullable column on web_sessions (plain ADD COLUMN on both
+Three new tables and two nullable columns on web_sessions (plain ADD COLUMN on both
 databases), so existing sessions are simply password sessions.
 """
 
@@ -78,10 +78,12 @@ def upgrade() -> None:
     op.create_index(op.f("ix_identity_audit_at"), "identity_audit", ["at"])
     op.create_index(op.f("ix_identity_audit_user_id"), "identity_audit", ["user_id"])
     op.add_column("web_sessions", sa.Column("sso_provider", sa.String(length=40), nullable=True))
+    op.add_column("web_sessions", sa.Column("sso_id_token", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     # ALTER TABLE DROP COLUMN (SQLite 3.35+) keeps web_sessions in place (see 0025).
+    op.drop_column("web_sessions", "sso_id_token")
     op.drop_column("web_sessions", "sso_provider")
     op.drop_table("identity_audit")
     op.drop_table("sso_logins")

@@ -69,8 +69,8 @@ async def do_finish(
     state: str | None,
     code: str | None,
     error: str | None,
-) -> tuple[User, str]:
-    """The signed-in user and where they were going; SsoError (audited) otherwise."""
+) -> tuple[User, str, str]:
+    """The signed-in user, where they were going and the ID token; SsoError otherwise."""
     try:
         login = await _take(session, provider, flow_key, state)
         if error:
@@ -94,7 +94,7 @@ async def do_finish(
     except SsoError as exc:
         audit(session, "refused", user_id=exc.user_id, provider=provider.name, reason=exc.detail)
         raise
-    return user, login.next_path
+    return user, login.next_path, str(tokens["id_token"])
 
 
 async def _take(

@@ -172,13 +172,17 @@ class OidcClient:
             ) from None
         return dict(claims)
 
-    def logout_url(self, metadata: ProviderMetadata, *, post_logout_redirect_uri: str) -> str:
+    def logout_url(
+        self, metadata: ProviderMetadata, *, post_logout_redirect_uri: str, id_token: str | None
+    ) -> str:
         """RP-initiated logout at the provider (the caller checked it has an endpoint)."""
         assert metadata.end_session_endpoint is not None
         params = {
             "client_id": self.provider.client_id,
             "post_logout_redirect_uri": post_logout_redirect_uri,
         }
+        if id_token:
+            params["id_token_hint"] = id_token
         separator = "&" if "?" in metadata.end_session_endpoint else "?"
         return f"{metadata.end_session_endpoint}{separator}{urlencode(params)}"
 
