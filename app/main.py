@@ -42,6 +42,7 @@ from app.web.services_admin import router as web_services_router
 from app.web.sso_pages import router as web_sso_router
 from app.web.staff import router as web_staff_router
 from app.web.status_desk import router as web_status_desk_router
+from app.web.token_pages import router as web_tokens_router
 from app.wiring import wire_domains
 
 
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(status_page_router)
     app.include_router(web_router)
     app.include_router(web_sso_router)  # single sign-on (issue 19)
+    app.include_router(web_tokens_router)
     app.include_router(web_admin_router)
     app.include_router(web_staff_router)
     app.include_router(web_saved_replies_router)

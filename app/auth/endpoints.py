@@ -5,9 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from app.auth import service
+from app.auth import repository, service
 from app.auth.permissions import Admin, CurrentUser
-from app.auth.schemas import IdentityAuditOut, UserCreate, UserCreated, UserOut
+from app.auth.schemas import (
+    IdentityAuditOut,
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+    UserCreate,
+    UserCreated,
+    UserOut,
+)
 from app.deps import Session
 from app.kit.ids import Id
 from app.kit.pagination import After, Limit, Page
@@ -19,6 +27,26 @@ router = APIRouter(prefix="/api/v1", tags=["identity"])
 @router.get("/me")
 async def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
+
+
+@router.get("/me/tokens")
+async def my_tokens(session: Session, user: CurrentUser) -> Page[TokenOut]:
+    """The caller's API tokens, newest first, without their secrets."""
+    rows = await repository.tokens_of(session, user.id)
+    return Page(items=[TokenOut.model_validate(r) for r in rows])
+
+
+@router.post("/me/tokens", status_code=status.HTTP_201_CREATED)
+async def create_my_token(body: TokenCreate, session: Session, user: CurrentUser) -> TokenCreated:
+    row, secret = await service.do_create_personal_token(
+        session, user=user, name=body.name, expires_in_days=body.expires_in_days
+    )
+    return TokenCreated(**TokenOut.model_validate(row).model_dump(), token=secret)
+
+
+@router.delete("/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_my_token(token_id: Id, session: Session, user: CurrentUser) -> None:
+    await service.do_revoke_token(session, user=user, token_id=token_id)
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
 from app.kit.clock import utcnow
-from app.kit.errors import Conflict
+from app.kit.errors import Conflict, NotFound
 from app.kit.secrets import (
     hash_password_off_loop,
     hash_token,
@@ -48,6 +50,45 @@ async def do_issue_token(
     session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), name=name))
     await session.flush()
     return token
+
+
+MAX_ACTIVE_TOKENS = 20  # per person: enough for every script, not a token per request
+
+
+async def do_create_personal_token(
+    session: AsyncSession, *, user: User, name: str, expires_in_days: int | None
+) -> tuple[ApiToken, str]:
+    """A named token for the person's scripts; the secret is returned once, stored hashed."""
+    now = utcnow()
+    active = [
+        t
+        for t in await repository.tokens_of(session, user.id)
+        if t.revoked_at is None and (t.expires_at is None or t.expires_at > now)
+    ]
+    if len(active) >= MAX_ACTIVE_TOKENS:
+        raise Conflict(
+            f"you have {MAX_ACTIVE_TOKENS} active tokens; revoke one first", code="too_many_tokens"
+        )
+    secret = new_api_token()
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=hash_token(secret),
+        name=name.strip(),
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(row)
+    await session.flush()
+    return row, secret
+
+
+async def do_revoke_token(session: AsyncSession, *, user: User, token_id: int) -> ApiToken:
+    """Revoke one of the person's own tokens (someone else's is not found)."""
+    row = await session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound("no such token", code="token_not_found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
 
 
 async def authenticate_token(session: AsyncSession, token: str) -> User | None:

@@ -1,10 +1,11 @@
-"""identity: single sign-on accounts, sign-ins in flight, and the identity audit
+"""identity: single sign-on accounts, sign-ins in flight, the identity audit, token expiry
 
 Revision ID: 0031
 Revises: 0030
 
-Three new tables and two nullable columns on web_sessions (plain ADD COLUMN on both
-databases), so existing sessions are simply password sessions.
+Three new tables, two nullable columns on web_sessions and one on api_tokens (plain ADD
+COLUMN on both databases), so existing sessions are password sessions and existing tokens
+never expire.
 """
 
 from collections.abc import Sequence
@@ -79,10 +80,12 @@ def upgrade() -> None:
     op.create_index(op.f("ix_identity_audit_user_id"), "identity_audit", ["user_id"])
     op.add_column("web_sessions", sa.Column("sso_provider", sa.String(length=40), nullable=True))
     op.add_column("web_sessions", sa.Column("sso_id_token", sa.Text(), nullable=True))
+    op.add_column("api_tokens", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     # ALTER TABLE DROP COLUMN (SQLite 3.35+) keeps web_sessions in place (see 0025).
+    op.drop_column("api_tokens", "expires_at")
     op.drop_column("web_sessions", "sso_id_token")
     op.drop_column("web_sessions", "sso_provider")
     op.drop_table("identity_audit")
