@@ -123,6 +123,7 @@ class FakeJira:
                 token="fred-t",
             ),
         ]
+        self.projects = {PROJECT, "HR"}
         self.desks = {DESK: PROJECT, "7": "HR"}
         self.issues: list[dict[str, Any]] = []
         self.histories: dict[str, list[dict[str, Any]]] = {}
@@ -372,7 +373,7 @@ class FakeJira:
                 return error(400, f"Error in the JQL Query: {term!r}")
             name, _, value = found.groups()
             if name == "project":
-                if value not in {i["project"] for i in self.issues} | set(self.desks.values()):
+                if value not in self.projects:
                     return error(
                         400, f"The value '{value}' does not exist for the field 'project'."
                     )

@@ -18,7 +18,7 @@ def one_request() -> tuple[FakeJira, dict[str, object]]:
 
 class TestHistory:
     async def test_created_comments_with_visibility_then_changes(self) -> None:
-        fake, issue = one_request()
+        fake, _ = one_request()
         fake.tick(5)
         fake.comment("ITSD-1", "Which VPN client do you use?", public=True)
         fake.tick(5)
@@ -102,7 +102,7 @@ class TestExactlyOnce:
         fake.tick(20)
         changes, _ = await drain(connector, cursor)
         assert changes == []
-        # 20:36:52.250 + 20 s − 60 s = 20:36:12, rounded down to its minute.
+        # 20:36:52.250 + 20 s - 60 s = 20:36:12, rounded down to its minute.
         assert 'updated >= "2026/11/28 20:36"' in searches(fake)[-1].url.params["jql"]
         assert searches(fake)[-1].url.params["jql"].endswith("ORDER BY updated ASC, id ASC")
 
