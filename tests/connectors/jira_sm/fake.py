@@ -198,7 +198,7 @@ class FakeJira:
                         "field": "status",
                         "fieldtype": "jira",
                         "fieldId": "status",
-                        "from": STATUSES[old][0],
+                        "from": STATUSES[str(old)][0],
                         "fromString": old,
                         "to": STATUSES[value][0],
                         "toString": value,
