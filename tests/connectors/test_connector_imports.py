@@ -1,4 +1,4 @@
-"""The Redmine, RT and ServiceNow connectors import only the standard library, httpx,
+"""The Redmine, RT, ServiceNow and Jira SM connectors import only the standard library, httpx,
 pydantic and `connectors.base` (CONVENTIONS.md § Connectors), plus their own package."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def imported(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["redmine", "rt", "servicenow"])
+@pytest.mark.parametrize("package", ["redmine", "rt", "servicenow", "jira_sm"])
 def test_only_allowed_imports(package: str) -> None:
     root = Path(connectors.__file__).parent / package
     for path in sorted(root.glob("*.py")):

@@ -1,0 +1,1 @@
+"""Jira Service Management Cloud: platform REST API v3 plus the servicedeskapi."""
