@@ -393,6 +393,7 @@ def make_connector(
     *,
     url: str = URL,
     secrets: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
     **settings: str,
 ) -> ZendeskConnector:
     """A connector wired to the fake through `httpx.MockTransport`, on the fake's clock."""
@@ -401,7 +402,7 @@ def make_connector(
     config = ConnectorConfig(
         url=url,
         secrets={k: SecretStr(v) for k, v in secrets.items()},
-        settings={"group_id": str(SUPPORT), **settings},
+        settings={"group_id": str(SUPPORT), **settings, **(extra or {})},
     )
     connector = ZendeskConnector(config, httpx.AsyncClient(transport=fake.transport()))
     connector.clock = lambda: fake.now

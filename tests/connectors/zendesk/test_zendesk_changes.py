@@ -5,11 +5,12 @@ visibility (§ 2), field changes, the group's scope and `sync_from`."""
 from __future__ import annotations
 
 import json
-
-import httpx
 from datetime import timedelta
 
-from connectors.base import ChangeKind, Visibility
+import httpx
+import pytest
+
+from connectors.base import ChangeKind, ConfigError, Visibility
 from connectors.zendesk.cursor import ZendeskCursor
 from connectors.zendesk.poll import MAX_CHANGES
 from tests.connectors.zendesk.fake import NETWORK, FakeZendesk, drain, exports, ids, make_connector
@@ -190,10 +191,6 @@ class TestExactlyOnce:
         assert second == []  # the ticket comes again in the export, nothing new in it
 
     def test_a_foreign_cursor_is_refused(self) -> None:
-        import pytest
-
-        from connectors.base import ConfigError
-
         with pytest.raises(ConfigError):
             ZendeskCursor.parse('{"since": 1}')
 

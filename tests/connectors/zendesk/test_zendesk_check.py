@@ -89,7 +89,7 @@ class TestRefused:
     )
     def test_bad_settings_name_the_setting(self, settings: dict[str, str], words: str) -> None:
         with pytest.raises(ConfigError, match=words):
-            make_connector(FakeZendesk(), **settings)
+            make_connector(FakeZendesk(), extra=settings)
 
     def test_missing_secrets(self) -> None:
         with pytest.raises(ConfigError, match="api_token"):

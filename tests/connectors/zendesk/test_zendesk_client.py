@@ -7,6 +7,7 @@ import base64
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from connectors.base import (
     AuthError,
@@ -106,7 +107,7 @@ class TestPaging:
 
 class TestSettings:
     def test_basic_auth_header(self) -> None:
-        config = ZendeskConfig(url=URL, email="a@b.example", api_token="tok")  # type: ignore[arg-type]
+        config = ZendeskConfig(url=URL, email="a@b.example", api_token=SecretStr("tok"))
         expected = base64.b64encode(b"a@b.example/token:tok").decode()
         assert config.authorization() == f"Basic {expected}"
 

@@ -108,7 +108,7 @@ class TestInternalNeverPublic:
     async def test_when_it_cannot_be_made_private_the_admin_is_told(self) -> None:
         fake, ticket_id = one_ticket()
         fake.ignore_public_flag = fake.make_private_fails = True
-        with pytest.raises(WriteNotApplied, match="as PUBLIC.*remove it"):
+        with pytest.raises(WriteNotApplied, match=r"as PUBLIC.*remove it"):
             await make_connector(fake).add_comment(
                 str(ticket_id), "secret", Visibility.INTERNAL, "chat:13"
             )
@@ -178,7 +178,8 @@ class TestFind:
             "VPN does not connect",
             "new",
         )
-        assert snap.requester is not None and snap.requester.email == "rita@example.com"
+        assert snap.requester is not None
+        assert snap.requester.email == "rita@example.com"
 
     async def test_unknown_ids(self) -> None:
         fake, _ = one_ticket()

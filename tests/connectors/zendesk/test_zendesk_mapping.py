@@ -35,7 +35,7 @@ def test_priorities(raw: str, normalized: str) -> None:
 
 
 def test_status_overrides_win() -> None:
-    connector = make_connector(FakeZendesk(), **{"status_map.hold": "in_progress"})
+    connector = make_connector(FakeZendesk(), extra={"status_map.hold": "in_progress"})
     assert connector.normalize_status("hold") == "in_progress"
 
 
