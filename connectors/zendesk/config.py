@@ -24,7 +24,8 @@ class ZendeskConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     url: str
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^\s/:@]+@[^\s/:@]+$")
+    # The sign-in address; `/` and `:` would make `{email}/token:{api_token}` ambiguous.
+    email: str = Field(min_length=1, max_length=254, pattern=r"^[^\s/:]+$")
     api_token: SecretStr
     webhook_secret: SecretStr | None = None
     # Zendesk ids are integers; the group's id goes into a URL path.
