@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import sessions
 from app.auth.service import authenticate_token
+from app.auth.ticket_links import scope_allows
 from app.deps import Session
 from app.kit.errors import Forbidden, NotAuthenticated
 from app.models import Role, User
@@ -36,6 +37,14 @@ async def get_current_user(
         found = await sessions.lookup(session, cookie)
         if found is not None:
             user, web_session = found
+            scope = web_session.scope_ticket_id
+            if scope is not None and not scope_allows(request.url.path, scope):
+                raise Forbidden(
+                    f"this session was opened from a link to ticket {scope} and reaches only "
+                    "that ticket; sign in to see more",
+                    code="link_scope",
+                )
+            request.state.ticket_scope = scope
             # A cookie rides along on cross-site requests: changes need the CSRF token.
             sent = request.headers.get(sessions.CSRF_HEADER, "")
             if request.method not in SAFE_METHODS and not hmac.compare_digest(

@@ -24,6 +24,8 @@ async def do_start_session(
     user: User,
     sso_provider: str | None = None,
     sso_id_token: str | None = None,
+    scope_ticket_id: int | None = None,
+    lifetime: timedelta = LIFETIME,
 ) -> tuple[str, WebSession]:
     """A new session; returns the cookie value (shown once) and the row.
 
@@ -40,9 +42,10 @@ async def do_start_session(
         user_id=user.id,
         token_hash=hash_token(token),
         csrf_token=secrets.token_urlsafe(24),
-        expires_at=now + LIFETIME,
+        expires_at=now + lifetime,
         sso_provider=sso_provider,
         sso_id_token=sso_id_token,
+        scope_ticket_id=scope_ticket_id,
     )
     session.add(row)
     await session.flush()

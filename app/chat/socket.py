@@ -31,7 +31,7 @@ from app.chat.service import (
     do_mark_read,
 )
 from app.db import unit_of_work
-from app.kit.errors import AppError, InvalidInput
+from app.kit.errors import AppError, InvalidInput, NotFound
 from app.realtime.connection import Connection
 from app.realtime.hub import ChatHub
 from app.tickets.service import check_ticket_visible
@@ -43,6 +43,8 @@ async def ensure_visible(hub: ChatHub, conn: Connection, ticket_id: int) -> None
     """Raise NotFound unless the user may see the ticket (remembered per socket)."""
     if ticket_id in conn.visible_tickets:
         return
+    if conn.ticket_scope is not None and ticket_id != conn.ticket_scope:
+        raise NotFound("ticket not found")  # a link session reaches its ticket only
     async with hub.sessionmaker() as session:
         await check_ticket_visible(session, user=conn.user, ticket_id=ticket_id)
     conn.visible_tickets.add(ticket_id)

@@ -14,7 +14,7 @@ from app.files import service
 from app.files.schemas import AttachmentOut, attachment_json
 from app.files.sniffing import INLINE_TYPES
 from app.files.store import BlobStore
-from app.kit.errors import InvalidInput
+from app.kit.errors import InvalidInput, NotFound
 from app.kit.ids import Id
 from app.realtime.hub import get_hub
 
@@ -91,12 +91,15 @@ async def upload_attachment(
 
 @router.get("/attachments/{attachment_id}", response_class=Response)
 async def download_attachment(
-    attachment_id: Id, session: Session, files: Files, user: CurrentUser
+    request: Request, attachment_id: Id, session: Session, files: Files, user: CurrentUser
 ) -> Response:
     """The file, if you may read its message (404 otherwise, like a missing file)."""
     attachment = await service.check_attachment_readable(
         session, user=user, attachment_id=attachment_id
     )
+    scope = getattr(request.state, "ticket_scope", None)
+    if scope is not None and scope != attachment.ticket_id:
+        raise NotFound("attachment not found")  # a link session reaches its ticket only
     data = await service.read_blob(files, attachment)
     disposition = "inline" if attachment.content_type in INLINE_TYPES else "attachment"
     return Response(

@@ -64,3 +64,20 @@ class IdentityAudit(IdMixin, Base):
     # signed_in | provisioned | linked | role_changed | refused | signed_out
     action: Mapped[str] = mapped_column(String(30))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TicketLinkRevocation(IdMixin, Base):
+    """Ticket links issued to a person before `revoked_before` no longer open anything.
+
+    For one ticket, or for all of the person's tickets (`ticket_id` None). Links are signed
+    rather than stored (one per e-mail would be a row per mail), so they are revoked by the
+    time they were issued.
+    """
+
+    __tablename__ = "ticket_link_revocations"
+
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    ticket_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    revoked_before: Mapped[datetime] = mapped_column(default=utcnow)

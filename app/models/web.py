@@ -27,3 +27,6 @@ class WebSession(IdMixin, Base):
     # The ID token it signed in with: the `id_token_hint` of the provider's logout, which
     # lets the provider end that session without asking "do you want to log out?".
     sso_id_token: Mapped[str | None] = mapped_column(Text, default=None)
+    # Opened from a ticket link in an e-mail: the session reaches this ticket only
+    # (app.auth.ticket_links); None: a full session.
+    scope_ticket_id: Mapped[int | None] = mapped_column(BigId, default=None)

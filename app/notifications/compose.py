@@ -23,6 +23,7 @@ from typing import Any, cast
 from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.ticket_links import ticket_link
 from app.kit.secrets import SecretBox
 from app.kit.signing import Signer
 from app.mailin.addresses import ReplyAddresses
@@ -62,6 +63,8 @@ class ComposeSettings:
     redaction: RedactionSettings = field(default_factory=RedactionSettings)
     # Signs the Reply-To of ticket mails (None: SOCIALDESK_REPLY_DOMAIN unset, no Reply-To).
     replies: ReplyAddresses | None = None
+    # Signs the password-free ticket links of end users' mails (app.auth.ticket_links).
+    ticket_links: Signer | None = None
 
 
 @dataclass
@@ -246,6 +249,15 @@ def _message(
     ticket = batch.tickets.get(row.ticket_id or 0)
     title = _title(ticket, sections, batch, settings)
     link = f"{settings.base_url.rstrip('/')}/tickets/{ticket.id}" if ticket else None
+    if (
+        ticket is not None
+        and row.channel == "email"
+        and user.role is Role.END_USER  # staff sign in; their mails link to the page
+        and settings.ticket_links is not None
+    ):
+        link = ticket_link(
+            settings.ticket_links, settings.base_url, user_id=user.id, ticket_id=ticket.id, now=now
+        )
     survey_key = next(
         (str(p.get("event_key")) for _, _, payload in sources for p in payload.get("parts", [])
          if p.get("type") == "survey.requested"), None,

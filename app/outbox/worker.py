@@ -8,6 +8,7 @@ from collections.abc import Callable
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.ticket_links import PURPOSE as TICKET_LINK_PURPOSE
 from app.config import Settings
 from app.kit.secrets import SecretBox
 from app.kit.signing import Signer
@@ -63,6 +64,7 @@ def build_relay(
             purpose: Signer(secret, purpose) for purpose in (STATUS_CONFIRM, STATUS_UNSUBSCRIBE)
         },
         replies=reply_addresses(settings),
+        ticket_links=Signer(secret, TICKET_LINK_PURPOSE),
     )
     return Relay(
         sessionmaker,

@@ -109,6 +109,8 @@ class Connection:
         self._egress: dict[str, str] = {}
         # Tickets this user was found allowed to see (re-checked on ticket changes).
         self.visible_tickets: set[int] = set()
+        # Set when a ticket link opened the session: the only ticket this socket may reach.
+        self.ticket_scope: int | None = None
         self.subscriptions: set[int] = set()
         self.in_flight = 0
         self.last_typing: dict[tuple[int, str], float] = {}

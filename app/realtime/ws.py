@@ -43,15 +43,17 @@ async def chat_socket(websocket: WebSocket) -> None:
     hub = get_hub(websocket.app)
     # Accept first, so that a refusal is a close frame with a code the client can read.
     await websocket.accept()
-    user = await _authenticate(websocket, hub)
-    if user is None:
+    found = await _authenticate(websocket, hub)
+    if found is None:
         return
+    user, ticket_scope = found
     conn = Connection(
         websocket,
         user,
         queue_frames=hub.limits.send_queue_frames,
         buffer_bytes=hub.limits.send_buffer_bytes,
     )
+    conn.ticket_scope = ticket_scope
     hub.connect(conn)
     conn.send_frame(
         {
@@ -92,7 +94,7 @@ async def _first_frame_token(websocket: WebSocket, seconds: float) -> str | None
     return None
 
 
-async def _session_user(websocket: WebSocket, hub: ChatHub) -> User | None:
+async def _session_user(websocket: WebSocket, hub: ChatHub) -> tuple[User, int | None] | None:
     """The browser UI's session cookie, accepted only from our own pages.
 
     Browsers send cookies on cross-site WebSocket handshakes too, so the Origin must name
@@ -104,15 +106,16 @@ async def _session_user(websocket: WebSocket, hub: ChatHub) -> User | None:
         return None
     async with unit_of_work(hub.sessionmaker) as session:
         found = await sessions.lookup(session, cookie)
-    return None if found is None else found[0]
+    return None if found is None else (found[0], found[1].scope_ticket_id)
 
 
-async def _authenticate(websocket: WebSocket, hub: ChatHub) -> User | None:
+async def _authenticate(websocket: WebSocket, hub: ChatHub) -> tuple[User, int | None] | None:
+    """The socket's user, and the one ticket it may reach when a ticket link opened it."""
     token = websocket.query_params.get("token") or _bearer(websocket)
     if not token:
-        user = await _session_user(websocket, hub)
-        if user is not None:
-            return user
+        found = await _session_user(websocket, hub)
+        if found is not None:
+            return found
     if not token:
         token = await _first_frame_token(websocket, hub.limits.auth_timeout_seconds)
     if not token:
@@ -132,7 +135,8 @@ async def _authenticate(websocket: WebSocket, hub: ChatHub) -> User | None:
     if user is None:
         await attempts.record(SOCKET_AUTH_PER_ADDRESS, address)
         await websocket.close(POLICY_VIOLATION, "invalid or revoked token")
-    return user
+        return None
+    return user, None
 
 
 def _too_large(text: str, limit: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import sessions
+from app.auth.ticket_links import scope_allows
 from app.config import Settings
 from app.models import Role, User
 from app.models.web import WebSession
@@ -45,6 +47,9 @@ async def viewer(request: Request, session: AsyncSession) -> Viewer | None:
     if found is None:
         return None
     user, web_session = found
+    scope = web_session.scope_ticket_id
+    if scope is not None and not scope_allows(request.url.path, scope):
+        return None  # a link session sees its ticket only: elsewhere it is signed out
     return Viewer(user, web_session, await display_timezone(session, user_id=user.id))
 
 
@@ -105,14 +110,16 @@ def render_login(
     return response
 
 
-def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+def set_session_cookie(
+    response: Response, token: str, settings: Settings, *, max_age: timedelta = sessions.LIFETIME
+) -> None:
     response.set_cookie(
         sessions.COOKIE,
         token,
         httponly=True,
         samesite="lax",
         secure=settings.base_url.startswith("https://"),
-        max_age=int(sessions.LIFETIME.total_seconds()),
+        max_age=int(max_age.total_seconds()),
     )
 
 

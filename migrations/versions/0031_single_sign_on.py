@@ -1,11 +1,11 @@
-"""identity: single sign-on accounts, sign-ins in flight, the identity audit, token expiry
+"""identity: single sign-on, the identity audit, token expiry, ticket links for requesters
 
 Revision ID: 0031
 Revises: 0030
 
-Three new tables, two nullable columns on web_sessions and one on api_tokens (plain ADD
-COLUMN on both databases), so existing sessions are password sessions and existing tokens
-never expire.
+Four new tables, three nullable columns on web_sessions and one on api_tokens (plain ADD
+COLUMN on both databases), so existing sessions are full password sessions and existing
+tokens never expire.
 """
 
 from collections.abc import Sequence
@@ -81,10 +81,25 @@ def upgrade() -> None:
     op.add_column("web_sessions", sa.Column("sso_provider", sa.String(length=40), nullable=True))
     op.add_column("web_sessions", sa.Column("sso_id_token", sa.Text(), nullable=True))
     op.add_column("api_tokens", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("web_sessions", sa.Column("scope_ticket_id", _bigid(), nullable=True))
+    op.create_table(
+        "ticket_link_revocations",
+        sa.Column("user_id", _bigid(), nullable=False),
+        sa.Column("ticket_id", _bigid(), nullable=True),
+        sa.Column("revoked_before", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", _bigid(), autoincrement=True, nullable=False),
+        _users_fk("ticket_link_revocations", "CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_link_revocations")),
+    )
+    op.create_index(
+        op.f("ix_ticket_link_revocations_user_id"), "ticket_link_revocations", ["user_id"]
+    )
 
 
 def downgrade() -> None:
     # ALTER TABLE DROP COLUMN (SQLite 3.35+) keeps web_sessions in place (see 0025).
+    op.drop_table("ticket_link_revocations")
+    op.drop_column("web_sessions", "scope_ticket_id")
     op.drop_column("api_tokens", "expires_at")
     op.drop_column("web_sessions", "sso_id_token")
     op.drop_column("web_sessions", "sso_provider")

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.auth.ticket_links import PURPOSE as TICKET_LINK_PURPOSE
 from app.kit.clock import utcnow
 from app.kit.secrets import SecretBox
 from app.kit.signing import Signer
@@ -132,6 +133,7 @@ def compose_settings(replies: ReplyAddresses | None = None) -> ComposeSettings:
         unsubscribe=Signer(TEST_SECRET_KEY, UNSUBSCRIBE_PURPOSE),
         survey=Signer(TEST_SECRET_KEY, SURVEY_PURPOSE),
         replies=replies,
+        ticket_links=Signer(TEST_SECRET_KEY, TICKET_LINK_PURPOSE),
     )
 
 
