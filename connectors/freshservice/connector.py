@@ -183,7 +183,9 @@ class FreshserviceConnector(Connector):
         in_scope.sort(key=lambda t: t.position)
         return _Listing(window, in_scope, stable, self.monotonic())
 
-    async def _listing_for(self, cursor: str | None, window: datetime | None) -> _Listing:
+    async def _listing_for(
+        self, cursor: str | None, window: datetime | None, notes: list[str]
+    ) -> _Listing:
         cached = self._listing
         if (
             cached is not None
@@ -192,14 +194,14 @@ class FreshserviceConnector(Connector):
             and self.monotonic() - cached.read_at < REUSE_SECONDS
         ):
             return cached
-        return await self._list(window, [])
+        return await self._list(window, notes)
 
     async def changes_since(self, cursor: str | None) -> ChangePage:
         """The next ≤100 changes, tickets in (`updated_at`, `id`) order."""
         state = FreshserviceCursor.parse(cursor)
         page = Page()
         window = state.window_start()
-        listing = await self._listing_for(cursor, window)
+        listing = await self._listing_for(cursor, window, page.notes)
         since, after = state.since, state.after
         has_more = False
         for ticket in listing.tickets:
