@@ -381,8 +381,9 @@ class FakeFreshservice:
             private = self.store_reply_private
         else:
             private = bool(body.get("private", True)) and not self.ignore_private
-        stored = {"id": next(self.conversation_ids), "body": body["body"]}
-        if not self.drop_writes:
+        if self.drop_writes:
+            stored = {"id": next(self.conversation_ids), "body": body["body"]}
+        else:
             stored = self._conversation(
                 ticket,
                 body["body"],

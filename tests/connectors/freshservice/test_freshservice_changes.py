@@ -67,7 +67,8 @@ class TestFirstSync:
             "P4",
             "1",
         )
-        assert snap.requester is not None and snap.requester.external_id == "21000418007"
+        assert snap.requester is not None
+        assert snap.requester.external_id == "21000418007"
         assert snap.url == "https://its-fine.freshservice.com/a/tickets/4"
         # § 2: the reply (20:18:18) came before the private note (20:18:40).
         assert (reply.visibility, reply.external_comment_id) == (Visibility.PUBLIC, "21004158695")
@@ -180,9 +181,9 @@ class TestExactlyOnce:
         arriving = {"on": True}
 
         def arrive(request: httpx.Request) -> None:
-            if arriving["on"] and request.url.path == "/api/v2/tickets":
-                if request.url.params.get("page") == "1":
-                    fake.create("Arrived while paging")
+            listing = request.url.path == "/api/v2/tickets"
+            if arriving["on"] and listing and request.url.params.get("page") == "1":
+                fake.create("Arrived while paging")
 
         fake.after_request = arrive
         page = await make_connector(fake).changes_since(cursor)
@@ -202,7 +203,7 @@ class TestFieldChanges:
         _, cursor = await drain(make_connector(fake), None)
         fake.tick(5)
         fake.update(ticket_id, responder_id=ALEX, group_id=77, priority=4, subject="VPN down")
-        changes, cursor = await drain(make_connector(fake), cursor)
+        changes, _ = await drain(make_connector(fake), cursor)
         got = {c.payload["field"]: (c.kind, c.old_value, c.new_value) for c in changes}
         assert got == {
             "status": (ChangeKind.STATUS_CHANGED, "new", "open"),  # picked up: no longer new
@@ -215,14 +216,6 @@ class TestFieldChanges:
         assert responder.payload["new_email"] == "alex.agent@its-fine.example"
         assert changes[0].ticket.assignee is not None
         assert changes[0].ticket.assignee.name == "Alex Agent"
-        fake.tick(5)
-        fake.update(ticket_id, status=4)
-        fake.tick(5)
-        fake.update(ticket_id, status=2)
-        resolved_then_reopened, _ = await drain(make_connector(fake), cursor)
-        assert [c.kind for c in resolved_then_reopened] == [ChangeKind.REOPENED] or [
-            c.kind for c in resolved_then_reopened
-        ] == []  # the list shows current values: a round trip between polls is invisible
 
     async def test_resolved_and_reopened_between_polls(self) -> None:
         fake, ticket_id = one_ticket()
