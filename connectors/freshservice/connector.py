@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from connectors.base import (
     Capability,
     ChangePage,
+    ConfigError,
     Connector,
     ConnectorConfig,
     ConnectorError,
@@ -102,7 +103,13 @@ class FreshserviceConnector(Connector):
         since = wire_time(self.clock() - timedelta(minutes=5))
         params: Params = {"updated_since": since, "per_page": 1}
         try:
-            await self.client.request("GET", "/tickets", "list tickets", params=params)
+            response = await self.client.request("GET", "/tickets", "list tickets", params=params)
+            probe = self.client.json_object(response, "list tickets")
+            if not isinstance(probe.get("tickets"), list):
+                raise ConfigError(
+                    f"{self.settings.url} answered the ticket list without tickets: is it the "
+                    "Freshservice domain URL?"
+                )
         except TransientError as exc:
             return Health(False, False, False, exc.message)
         except RateLimited as exc:

@@ -110,7 +110,7 @@ class TestInternalNeverPublic:
         fake, ticket_id = one_ticket()
         fake.ignore_private = True
         connector = make_connector(fake)
-        with pytest.raises(WriteNotApplied, match="as public .*its text was removed"):
+        with pytest.raises(WriteNotApplied, match=r"as public .*its text was removed"):
             await connector.add_comment(str(ticket_id), "root pw", Visibility.INTERNAL, "k:1")
         [stored] = ours(fake, ticket_id)
         assert "root pw" not in json.dumps(stored)
