@@ -424,6 +424,7 @@ def make_connector(
     *,
     url: str = URL,
     secrets: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
     **settings: str,
 ) -> FreshserviceConnector:
     """A connector wired to the fake through `httpx.MockTransport`, on the fake's clock."""
@@ -432,7 +433,7 @@ def make_connector(
     config = ConnectorConfig(
         url=url,
         secrets={k: SecretStr(v) for k, v in secrets.items()},
-        settings={"workspace_id": str(IT), **settings},
+        settings={"workspace_id": str(IT), **settings, **(extra or {})},
     )
     connector = FreshserviceConnector(config, httpx.AsyncClient(transport=fake.transport()))
     connector.clock = lambda: fake.now

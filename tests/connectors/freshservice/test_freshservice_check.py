@@ -84,7 +84,7 @@ class TestRefused:
     )
     def test_invalid_settings(self, settings: dict[str, str], words: str) -> None:
         with pytest.raises(ConfigError, match=words):
-            make_connector(FakeFreshservice(), **settings)
+            make_connector(FakeFreshservice(), extra=settings)
 
     def test_a_key_with_a_colon(self) -> None:
         with pytest.raises(ConfigError, match="api_key"):

@@ -24,7 +24,7 @@ def test_priorities(value: int, normalized: str) -> None:
 
 def test_overrides_for_custom_statuses_and_the_unassigned_rule() -> None:
     connector = make_connector(
-        FakeFreshservice(), **{"status_map.6": "in_progress", "status_map.2/unassigned": "open"}
+        FakeFreshservice(), extra={"status_map.6": "in_progress", "status_map.2/unassigned": "open"}
     )
     assert connector.normalize_status("6") == "in_progress"
     assert connector.normalize_status(raw_status(2, None)) == "open"
