@@ -1,5 +1,6 @@
-"""The Redmine, RT, ServiceNow, Jira SM and Zendesk connectors import only the standard library,
-httpx, pydantic and `connectors.base` (CONVENTIONS.md § Connectors), plus their own package."""
+"""The Redmine, RT, ServiceNow, Jira SM, Zendesk and Freshservice connectors import only the
+standard library, httpx, pydantic and `connectors.base` (CONVENTIONS.md § Connectors), plus
+their own package."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ def imported(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["redmine", "rt", "servicenow", "jira_sm", "zendesk"])
+@pytest.mark.parametrize(
+    "package", ["redmine", "rt", "servicenow", "jira_sm", "zendesk", "freshservice"]
+)
 def test_only_allowed_imports(package: str) -> None:
     root = Path(connectors.__file__).parent / package
     for path in sorted(root.glob("*.py")):

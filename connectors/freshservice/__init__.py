@@ -1,0 +1,1 @@
+"""The Freshservice connector (API v2), built against contracts/freshservice/README.md."""
