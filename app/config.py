@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_FILE = "socialdesk.db"
@@ -125,6 +125,14 @@ class Settings(BaseSettings):
         if value.startswith("sqlite://") and not value.startswith("sqlite+"):
             return "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
         return value
+
+    @model_validator(mode="after")
+    def _provider_names_unique(self) -> Settings:
+        # A name is a person's identity namespace (user_identities.provider): never shared.
+        names = [p.name for p in self.sso_providers] + [p.name for p in self.saml_providers]
+        if len(names) != len(set(names)):
+            raise ValueError("single sign-on provider names must be unique (OIDC and SAML)")
+        return self
 
     def sso_provider(self, name: str) -> SsoProvider | None:
         return next((p for p in self.sso_providers if p.name == name), None)

@@ -132,7 +132,9 @@ async def test_a_replayed_response_is_refused(
     assert (await session.execute(select(SamlAssertion))).first() is not None
 
 
-async def test_a_tampered_response_is_refused(app_client: httpx.AsyncClient, idp: Idp) -> None:
+async def test_a_tampered_response_is_refused(
+    app_client: httpx.AsyncClient, session: AsyncSession, idp: Idp
+) -> None:
     fields = await _idp_answer(app_client, idp.employee)
     xml = base64.b64decode(fields["SAMLResponse"]).decode()
     assert idp.employee.email in xml
@@ -142,6 +144,10 @@ async def test_a_tampered_response_is_refused(app_client: httpx.AsyncClient, idp
     assert refused.status_code == 400
     assert "could not be verified" in refused.text
     assert (await app_client.get("/api/v1/me")).status_code == 401
+    reasons = (
+        await session.execute(select(IdentityAudit.detail).where(IdentityAudit.action == "refused"))
+    ).scalars()
+    assert any("Failed to verify signature" in str(r) for r in reasons)  # not, say, a parse
 
 
 async def test_a_response_for_another_browsers_request_is_refused(
@@ -159,3 +165,12 @@ async def test_a_response_for_another_browsers_request_is_refused(
         assert (await other.get("/api/v1/me")).status_code == 401
     # Alice's own browser can still finish hers.
     assert (await _post(app_client, fields)).status_code == 303
+
+
+def test_provider_names_are_unique_across_oidc_and_saml(settings: Settings, idp: Idp) -> None:
+    saml = idp.saml_provider()
+    oidc = idp.provider().model_copy(update={"name": saml.name})
+    with pytest.raises(ValueError, match="must be unique"):
+        Settings.model_validate(
+            {**settings.model_dump(), "sso_providers": [oidc], "saml_providers": [saml]}
+        )
