@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_FILE = "socialdesk.db"
@@ -38,6 +38,28 @@ class SsoProvider(BaseModel):
     # Match and create people by an e-mail the provider has not marked `email_verified`
     # (only for a provider that owns every address it hands out, e.g. the company's own).
     trust_unverified_email: bool = False
+
+
+class SamlProvider(BaseModel):
+    """A SAML 2.0 identity provider people sign in with (app/auth/sso/saml.py).
+
+    Socialdesk is the service provider: entityID `<base_url>/auth/saml/<name>/metadata`,
+    assertion consumer `<base_url>/auth/saml/<name>/acs` (HTTP-POST), both served there.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    label: str = Field(min_length=1, max_length=80)  # "Sign in with <label>"
+    metadata_url: str = Field(pattern=r"^https?://")  # the IdP's metadata (keys, endpoints)
+    email_attribute: str = "mail"
+    name_attribute: str = "cn"
+    groups_attribute: str = "groups"
+    # IdP group -> role; the highest role of a person's groups wins, none -> default.
+    roles: dict[str, RoleName] = Field(default_factory=dict)
+    default_role: RoleName = "end_user"
+    # A signed assertion from the organisation's own IdP vouches for the address it carries.
+    trust_unverified_email: bool = True
 
 
 class Settings(BaseSettings):
@@ -87,6 +109,8 @@ class Settings(BaseSettings):
 
     # Single sign-on: a JSON list of providers (SsoProvider), offered on the sign-in page.
     sso_providers: list[SsoProvider] = Field(default_factory=list)
+    # SAML 2.0 identity providers (SamlProvider), a JSON list, offered next to them.
+    saml_providers: list[SamlProvider] = Field(default_factory=list)
     # Roles that may still sign in with a local password (the others use single sign-on).
     password_sign_in: list[RoleName] = Field(default=["admin", "agent", "end_user"])
 
@@ -102,8 +126,19 @@ class Settings(BaseSettings):
             return "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
         return value
 
+    @model_validator(mode="after")
+    def _provider_names_unique(self) -> Settings:
+        # A name is a person's identity namespace (user_identities.provider): never shared.
+        names = [p.name for p in self.sso_providers] + [p.name for p in self.saml_providers]
+        if len(names) != len(set(names)):
+            raise ValueError("single sign-on provider names must be unique (OIDC and SAML)")
+        return self
+
     def sso_provider(self, name: str) -> SsoProvider | None:
         return next((p for p in self.sso_providers if p.name == name), None)
+
+    def saml_provider(self, name: str) -> SamlProvider | None:
+        return next((p for p in self.saml_providers if p.name == name), None)
 
     @property
     def is_sqlite(self) -> bool:

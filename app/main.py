@@ -37,6 +37,7 @@ from app.web.inbox_pages import router as web_inbox_router
 from app.web.link_pages import router as web_links_router
 from app.web.pages import router as web_router
 from app.web.policy_pages import router as web_policy_router
+from app.web.saml_pages import router as web_saml_router
 from app.web.saved_replies_pages import router as web_saved_replies_router
 from app.web.security import SecurityHeaders
 from app.web.services_admin import router as web_services_router
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(status_page_router)
     app.include_router(web_router)
     app.include_router(web_sso_router)  # single sign-on (issue 19)
+    app.include_router(web_saml_router)  # SAML 2.0 sign-in (issue 19)
     app.include_router(web_tokens_router)
     app.include_router(web_links_router)  # ticket links for requesters (issue 19)
     app.include_router(web_admin_router)

@@ -5,7 +5,13 @@ from app.models.base import Base
 from app.models.chat import ChatMessage, ChatMessageAudit, ChatReadState, ChatWriteback
 from app.models.connector import ConnectorInstance, ConnectorWrite
 from app.models.follow import ServiceFollow, TicketFollow
-from app.models.identity import IdentityAudit, SsoLogin, TicketLinkRevocation, UserIdentity
+from app.models.identity import (
+    IdentityAudit,
+    SamlAssertion,
+    SsoLogin,
+    TicketLinkRevocation,
+    UserIdentity,
+)
 from app.models.lease import WorkerLease
 from app.models.metrics import SlaConfig, Survey
 from app.models.notification import (
@@ -65,6 +71,7 @@ __all__ = [
     "PolicyDecision",
     "PolicyVersion",
     "Role",
+    "SamlAssertion",
     "SavedReply",
     "Service",
     "ServiceFollow",

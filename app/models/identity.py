@@ -81,3 +81,18 @@ class TicketLinkRevocation(IdMixin, Base):
     )
     ticket_id: Mapped[int | None] = mapped_column(BigId, default=None)
     revoked_before: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SamlAssertion(IdMixin, Base):
+    """A SAML assertion already used to sign in, kept until it expires: replays are refused.
+
+    The assertion's own ID is what the IdP signed, so a response copied from one browser
+    and posted again (even into a fresh sign-in) is recognised.
+    """
+
+    __tablename__ = "saml_assertions"
+    __table_args__ = (UniqueConstraint("provider", "assertion_id"),)
+
+    provider: Mapped[str] = mapped_column(String(40))
+    assertion_id: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -104,6 +104,7 @@ def render_login(
         next=target,
         error=error,
         providers=settings.sso_providers,
+        saml_providers=settings.saml_providers,
         passwords=bool(settings.password_sign_in),
     )
     response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict")

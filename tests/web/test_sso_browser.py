@@ -57,6 +57,7 @@ def sso_server(settings: Settings, idp: Idp) -> Iterator[str]:
             SOCIALDESK_REDIS_URL=REDIS_URL,
             SOCIALDESK_BASE_URL=url,
             SOCIALDESK_SSO_PROVIDERS=json.dumps([provider]),
+            SOCIALDESK_SAML_PROVIDERS=json.dumps([idp.saml_provider().model_dump(mode="json")]),
             SOCIALDESK_PASSWORD_SIGN_IN='["admin"]',
         ),
         stdout=subprocess.DEVNULL,
@@ -71,10 +72,17 @@ def sso_server(settings: Settings, idp: Idp) -> Iterator[str]:
         process.wait(timeout=20)
 
 
-async def _sign_in_with_provider(page: Page, person: Person) -> None:
+def _at_provider(idp: Idp) -> str:
+    """A URL pattern for the provider's pages (SOCIALDESK_IDP_PORT may move it)."""
+    return idp.discovery_url.removesuffix("/.well-known/openid-configuration") + "/**"
+
+
+async def _sign_in_with_provider(
+    page: Page, person: Person, idp: Idp, label: str = "Socialdesk Test ID"
+) -> None:
     await page.goto("/login")
-    await page.get_by_role("link", name="Sign in with Socialdesk Test ID").click()
-    await page.wait_for_url("http://127.0.0.1:8980/**")
+    await page.get_by_role("link", name=f"Sign in with {label}", exact=True).click()
+    await page.wait_for_url(_at_provider(idp))
     await page.locator("input[name=user]").fill(person.login)
     await page.locator("input[name=password]").fill(person.password)
     await page.locator("input[name=password]").press("Enter")
@@ -86,7 +94,7 @@ async def test_an_agent_signs_in_with_the_provider_and_out_of_both(
 ) -> None:
     context = await browser.new_context(base_url=sso_server)
     page = await context.new_page()
-    await _sign_in_with_provider(page, idp.agent)
+    await _sign_in_with_provider(page, idp.agent, idp)
     await expect(page.locator(".who")).to_contain_text("Arthur Agent")
     await expect(page.locator(".who")).to_contain_text("agent")
     await expect(page.get_by_role("link", name="Status desk")).to_be_visible()  # staff only
@@ -98,8 +106,8 @@ async def test_an_agent_signs_in_with_the_provider_and_out_of_both(
     await page.get_by_role("link", name="Sign out there as well").click()
     await page.wait_for_url(f"{sso_server}/login")  # back from the provider's logout
     # Signed out there too: the provider asks for the password again.
-    await page.get_by_role("link", name="Sign in with Socialdesk Test ID").click()
-    await page.wait_for_url("http://127.0.0.1:8980/**")
+    await page.get_by_role("link", name="Sign in with Socialdesk Test ID", exact=True).click()
+    await page.wait_for_url(_at_provider(idp))
     await expect(page.locator("input[name=password]")).to_be_visible()
     await context.close()
 
@@ -107,10 +115,20 @@ async def test_an_agent_signs_in_with_the_provider_and_out_of_both(
 async def test_an_employee_gets_no_staff_pages(browser: Browser, sso_server: str, idp: Idp) -> None:
     context = await browser.new_context(base_url=sso_server)
     page = await context.new_page()
-    await _sign_in_with_provider(page, idp.employee)
+    await _sign_in_with_provider(page, idp.employee, idp)
     await expect(page.locator(".who")).to_contain_text("Emma Employee")
     await expect(page.get_by_role("link", name="Status desk")).to_have_count(0)
     await expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+    await context.close()
+
+
+async def test_an_admin_signs_in_with_saml(browser: Browser, sso_server: str, idp: Idp) -> None:
+    # The IdP's answer is its auto-submitting form (HTTP-POST binding), run by the browser.
+    context = await browser.new_context(base_url=sso_server)
+    page = await context.new_page()
+    await _sign_in_with_provider(page, idp.admin, idp, label=idp.saml_provider().label)
+    await expect(page.locator(".who")).to_contain_text("Ada Admin")
+    await expect(page.locator(".who")).to_contain_text("admin")
     await context.close()
 
 

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
 from app.auth.sso.oidc import SsoError
-from app.config import SsoProvider
+from app.config import SamlProvider, SsoProvider
 from app.kit.clock import utcnow
 from app.models import IdentityAudit, Role, User, UserIdentity
 
+AnyProvider = SsoProvider | SamlProvider  # what provisioning needs is common to both
 _RANK = {Role.END_USER: 0, Role.AGENT: 1, Role.ADMIN: 2}
 MAX_GROUPS = 200  # a person in thousands of groups is stored as the first of them
 
@@ -51,11 +52,11 @@ def account_from_claims(provider: SsoProvider, claims: dict[str, Any]) -> Provid
         email=email,
         email_verified=verified,
         name=str(name or email or subject).strip()[:200],
-        groups=_groups(claims.get(provider.groups_claim)),
+        groups=groups_from(claims.get(provider.groups_claim)),
     )
 
 
-def _groups(value: object) -> tuple[str, ...]:
+def groups_from(value: object) -> tuple[str, ...]:
     # Providers send a JSON list, or one string with the groups space- or comma-separated.
     if isinstance(value, str):
         items: list[object] = list(value.replace(",", " ").split())
@@ -66,7 +67,7 @@ def _groups(value: object) -> tuple[str, ...]:
     return tuple(sorted({str(g) for g in items if str(g)}))[:MAX_GROUPS]
 
 
-def role_for(provider: SsoProvider, groups: tuple[str, ...]) -> Role:
+def role_for(provider: AnyProvider, groups: tuple[str, ...]) -> Role:
     """The highest role any of the person's groups maps to; the default role otherwise."""
     mapped = [Role(provider.roles[g]) for g in groups if g in provider.roles]
     return max(mapped, key=_RANK.__getitem__, default=Role(provider.default_role))
@@ -84,7 +85,7 @@ def audit(
 
 
 async def do_sign_in(
-    session: AsyncSession, provider: SsoProvider, account: ProviderAccount
+    session: AsyncSession, provider: AnyProvider, account: ProviderAccount
 ) -> User:
     """The user this provider account signs in as, provisioned or updated as needed."""
     identity = (
@@ -125,7 +126,7 @@ async def do_sign_in(
 
 
 async def _first_sign_in(
-    session: AsyncSession, provider: SsoProvider, account: ProviderAccount
+    session: AsyncSession, provider: AnyProvider, account: ProviderAccount
 ) -> tuple[User, UserIdentity]:
     if account.email is None or not (account.email_verified or provider.trust_unverified_email):
         raise SsoError(
