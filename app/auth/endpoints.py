@@ -16,10 +16,14 @@ from app.auth.schemas import (
     UserCreated,
     UserOut,
 )
+from app.auth.sso.provisioning import audit
+from app.auth.ticket_links import do_revoke_links
 from app.deps import Session
+from app.kit.clock import utcnow
+from app.kit.errors import NotFound
 from app.kit.ids import Id
 from app.kit.pagination import After, Limit, Page
-from app.models import IdentityAudit
+from app.models import IdentityAudit, User
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
@@ -55,6 +59,27 @@ async def create_user(body: UserCreate, session: Session, _admin: Admin) -> User
         session, email=body.email, name=body.name, role=body.role, password=body.password
     )
     return UserCreated(**UserOut.model_validate(user).model_dump(), token=token)
+
+
+@router.post("/me/ticket-links/revoke", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_my_ticket_links(session: Session, user: CurrentUser) -> None:
+    """Every ticket link mailed to you so far opens nothing (later mails work again)."""
+    await do_revoke_links(session, user_id=user.id, ticket_id=None, now=utcnow())
+    audit(session, "links_revoked", user_id=user.id, provider=None, by=user.id)
+
+
+@router.post("/users/{user_id}/ticket-links/revoke", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_ticket_links(
+    user_id: Id,
+    session: Session,
+    admin: Admin,
+    ticket_id: Annotated[Id | None, Query(description="only this ticket's links")] = None,
+) -> None:
+    """A person's ticket links (all, or one ticket's) open nothing: a lost or forwarded mail."""
+    if await session.get(User, user_id) is None:
+        raise NotFound("no such user", code="user_not_found")
+    await do_revoke_links(session, user_id=user_id, ticket_id=ticket_id, now=utcnow())
+    audit(session, "links_revoked", user_id=user_id, provider=None, by=admin.id, ticket=ticket_id)
 
 
 @router.get("/identity/audit")

@@ -15,7 +15,7 @@ from app.kit.clock import utcnow
 from app.kit.signing import Signer
 from app.models import Role, Ticket, User
 from tests.conftest import TEST_SECRET_KEY
-from tests.factories import create_ticket, create_user
+from tests.factories import auth, create_ticket, create_user
 from tests.notifications.receivers import SmtpSink
 from tests.notifications.support import BASE_URL, decision, enqueue, make_relay, ticket_event
 
@@ -160,3 +160,42 @@ async def test_a_full_session_is_kept_when_its_owner_opens_a_link(
     assert opened.status_code == 303
     assert "sd_session" not in opened.cookies  # not replaced by a narrower one
     assert (await client.get(f"/tickets/{other.id}")).status_code == 200
+
+
+async def test_people_and_admins_revoke_mailed_links(
+    session: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    erin, erin_token = await create_user(session)
+    _, admin_token = await create_user(session, role=Role.ADMIN)
+    _, agent_token = await create_user(session, role=Role.AGENT)
+    ticket = await create_ticket(session, requester=erin)
+    earlier = utcnow() - timedelta(seconds=5)
+
+    def link() -> str:
+        return ticket_link(
+            SIGNER, BASE_URL, user_id=erin.id, ticket_id=ticket.id, now=earlier
+        ).removeprefix(BASE_URL)
+
+    mailed = link()
+    mine = await client.post("/api/v1/me/ticket-links/revoke", headers=auth(erin_token))
+    assert mine.status_code == 204
+    assert (await client.get(mailed)).status_code == 410
+
+    denied = await client.post(
+        f"/api/v1/users/{erin.id}/ticket-links/revoke", headers=auth(agent_token)
+    )
+    assert denied.status_code == 403
+    missing = await client.post(
+        "/api/v1/users/999999/ticket-links/revoke", headers=auth(admin_token)
+    )
+    assert missing.status_code == 404
+    by_admin = await client.post(
+        f"/api/v1/users/{erin.id}/ticket-links/revoke",
+        params={"ticket_id": ticket.id},
+        headers=auth(admin_token),
+    )
+    assert by_admin.status_code == 204
+    audit = await client.get(
+        "/api/v1/identity/audit", params={"user_id": erin.id}, headers=auth(admin_token)
+    )
+    assert [e["action"] for e in audit.json()["items"]] == ["links_revoked", "links_revoked"]
