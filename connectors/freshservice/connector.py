@@ -38,7 +38,7 @@ from connectors.base import (
     Visibility,
 )
 from connectors.freshservice.changes import Lookups, TicketTranslator
-from connectors.freshservice.client import Forbidden, FreshserviceClient, Params
+from connectors.freshservice.client import FreshserviceClient, Params
 from connectors.freshservice.config import FreshserviceConfig
 from connectors.freshservice.cursor import OVERLAP, FreshserviceCursor
 from connectors.freshservice.mapping import PRIORITY_MAP, STATUS_MAP
@@ -46,6 +46,7 @@ from connectors.freshservice.models import Conversation, Ticket, first_error, wi
 from connectors.freshservice.people import Directory
 from connectors.freshservice.poll import Page, emit_ticket
 from connectors.freshservice.writing import write_comment
+from connectors.http import Forbidden
 
 # § 1: without `updated_since` only tickets created in the last 30 days are listed, so a
 # sync from the beginning asks for everything updated since this moment.

@@ -32,8 +32,9 @@ from connectors.base import (
     TransientError,
     Visibility,
 )
+from connectors.http import InvalidRequest
 from connectors.jira_sm.changes import IssueTranslator
-from connectors.jira_sm.client import InvalidRequest, JiraClient
+from connectors.jira_sm.client import JiraClient
 from connectors.jira_sm.config import JiraSMConfig
 from connectors.jira_sm.cursor import JiraCursor
 from connectors.jira_sm.mapping import CATEGORY_MAP, PRIORITY_MAP, STATUS_MAP

@@ -34,8 +34,9 @@ from connectors.base import (
     Visibility,
     WriteNotApplied,
 )
+from connectors.http import Forbidden, InvalidRequest
 from connectors.servicenow.changes import Lookups, RecordTranslator
-from connectors.servicenow.client import Forbidden, InvalidRequest, ServiceNowClient
+from connectors.servicenow.client import ServiceNowClient
 from connectors.servicenow.comments import newest_marked, with_marker
 from connectors.servicenow.config import SYS_ID, ServiceNowConfig
 from connectors.servicenow.cursor import Known, ServiceNowCursor

@@ -36,8 +36,9 @@ from connectors.base import (
     Visibility,
     WriteNotApplied,
 )
+from connectors.http import Forbidden
 from connectors.zendesk.changes import Lookups, TicketTranslator
-from connectors.zendesk.client import Forbidden, ZendeskClient
+from connectors.zendesk.client import ZendeskClient
 from connectors.zendesk.comments import newest_marked, with_marker
 from connectors.zendesk.config import ZendeskConfig
 from connectors.zendesk.cursor import Known, ZendeskCursor

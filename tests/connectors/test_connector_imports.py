@@ -1,6 +1,6 @@
 """The Redmine, RT, ServiceNow, Jira SM, Zendesk and Freshservice connectors import only the
 standard library, httpx, pydantic and `connectors.base` (CONVENTIONS.md § Connectors), plus
-their own package."""
+their own package and `connectors.http`, the HTTP edge the four HTTP-API clients share."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 import connectors
 
-ALLOWED = {"httpx", "pydantic", "connectors.base"}
+ALLOWED = {"httpx", "pydantic", "connectors.base", "connectors.http"}
 
 
 def imported(path: Path) -> set[str]:

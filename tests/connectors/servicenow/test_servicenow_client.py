@@ -19,7 +19,8 @@ from connectors.base import (
     RateLimited,
     TransientError,
 )
-from connectors.servicenow.client import InvalidRequest, _next_offset
+from connectors.http import InvalidRequest
+from connectors.servicenow.client import _next_offset
 from connectors.servicenow.connector import ServiceNowConnector
 from connectors.servicenow.models import parse_timestamp, servicenow_timestamp
 from tests.connectors.servicenow.fake import (

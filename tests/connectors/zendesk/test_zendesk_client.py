@@ -17,7 +17,7 @@ from connectors.base import (
     TransientError,
     Visibility,
 )
-from connectors.zendesk.client import InvalidRequest
+from connectors.http import InvalidRequest
 from connectors.zendesk.config import ZendeskConfig
 from tests.connectors.zendesk.fake import URL, FakeZendesk, drain, make_connector
 
