@@ -13,7 +13,8 @@ import pytest
 from connectors.base import ChangeKind, ConfigError, Visibility
 from connectors.zendesk.cursor import ZendeskCursor
 from connectors.zendesk.poll import MAX_CHANGES
-from tests.connectors.zendesk.fake import NETWORK, FakeZendesk, drain, exports, ids, make_connector
+from tests.connectors.fake_support import drain, ids
+from tests.connectors.zendesk.fake import NETWORK, FakeZendesk, exports, make_connector
 
 AGENT = 235323
 
