@@ -1,6 +1,7 @@
 """The Redmine, RT, ServiceNow, Jira SM, Zendesk and Freshservice connectors import only the
 standard library, httpx, pydantic and `connectors.base` (CONVENTIONS.md § Connectors), plus
-their own package and `connectors.http`, the HTTP edge the four HTTP-API clients share."""
+their own package and the helpers they share: `connectors.http` (the HTTP edge of the four
+HTTP-API clients) and `connectors.marker` (the marker on what Socialdesk writes)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 import connectors
 
-ALLOWED = {"httpx", "pydantic", "connectors.base", "connectors.http"}
+ALLOWED = {"httpx", "pydantic", "connectors.base", "connectors.http", "connectors.marker"}
 
 
 def imported(path: Path) -> set[str]:
