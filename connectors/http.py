@@ -21,6 +21,7 @@ from connectors.base import (
     AuthError,
     ConfigError,
     ConnectorError,
+    Health,
     NotFound,
     RateLimited,
     TransientError,
@@ -165,3 +166,17 @@ class VendorClient:
             f"{self.base_url} did not answer with {self.vendor.speaks} ({what}): "
             f"is it {self.vendor.url_hint}?"
         )
+
+
+def first_request_failed(exc: ConnectorError) -> Health:
+    """The health a `check()` reports when its first request fails for a reason every vendor
+    shares: unreachable (network, timeout, 5xx), throttled, or refused (401, not the API).
+
+    Vendor-specific failures (a missing role, an unknown table) are caught before this.
+    """
+    if isinstance(exc, TransientError):
+        return Health(False, False, False, exc.message)
+    if isinstance(exc, RateLimited):
+        wait = f"in {exc.retry_after:.0f} s" if exc.retry_after is not None else "later"
+        return Health(True, False, False, f"{exc.message}; try the check again {wait}")
+    return Health(True, False, False, exc.message)

@@ -28,13 +28,11 @@ from connectors.base import (
     NormalizedPriority,
     NormalizedStatus,
     NotFound,
-    RateLimited,
     TicketSnapshot,
-    TransientError,
     Visibility,
     WriteNotApplied,
 )
-from connectors.http import Forbidden, InvalidRequest
+from connectors.http import Forbidden, InvalidRequest, first_request_failed
 from connectors.servicenow.changes import Lookups, RecordTranslator
 from connectors.servicenow.client import ServiceNowClient
 from connectors.servicenow.comments import newest_marked, with_marker
@@ -126,18 +124,13 @@ class ServiceNowConnector(Connector):
             probe = await client.page(
                 table, "", "sys_id,assignment_group", f"read the {table} table", limit=1
             )
-        except TransientError as exc:
-            return Health(False, False, False, exc.message)
-        except RateLimited as exc:
-            wait = f"in {exc.retry_after:.0f} s" if exc.retry_after is not None else "later"
-            return Health(True, False, False, f"{exc.message}; try the check again {wait}")
         except Forbidden as exc:
             return Health(True, True, False, self._role_hint(exc.message, table))
         except (InvalidRequest, NotFound):
             detail = f"ServiceNow has no table {table!r} (or does not expose it to the Table API)"
             return Health(True, True, False, detail)
-        except ConnectorError as exc:  # 401, or not a ServiceNow instance
-            return Health(True, False, False, exc.message)
+        except ConnectorError as exc:  # unreachable, throttled, 401, or not a ServiceNow instance
+            return first_request_failed(exc)
         first = probe.rows[0] if probe.rows else None
         if isinstance(first, dict) and "assignment_group" not in first:
             detail = f"the {table} table has no assignment_group field to scope the sync by"

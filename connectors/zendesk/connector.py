@@ -30,13 +30,11 @@ from connectors.base import (
     NormalizedPriority,
     NormalizedStatus,
     NotFound,
-    RateLimited,
     TicketSnapshot,
-    TransientError,
     Visibility,
     WriteNotApplied,
 )
-from connectors.http import Forbidden
+from connectors.http import Forbidden, first_request_failed
 from connectors.zendesk.changes import Lookups, TicketTranslator
 from connectors.zendesk.client import ZendeskClient
 from connectors.zendesk.comments import newest_marked, with_marker
@@ -86,11 +84,6 @@ class ZendeskConnector(Connector):
         probe_start = int(self.clock().timestamp()) - LAG - 1
         try:
             await self.client.export(cursor=None, start_time=probe_start, per_page=1)
-        except TransientError as exc:
-            return Health(False, False, False, exc.message)
-        except RateLimited as exc:
-            wait = f"in {exc.retry_after:.0f} s" if exc.retry_after is not None else "later"
-            return Health(True, False, False, f"{exc.message}; try the check again {wait}")
         except Forbidden as exc:
             return Health(True, True, False, f"{exc.message}; {ADMIN_HINT}")
         except NotFound:
@@ -98,8 +91,8 @@ class ZendeskConnector(Connector):
                 f"{self.settings.url} has no Zendesk incremental export: is it the subdomain URL?"
             )
             return Health(True, False, False, detail)
-        except ConnectorError as exc:  # 401, or not Zendesk
-            return Health(True, False, False, exc.message)
+        except ConnectorError as exc:  # unreachable, throttled, 401, or not Zendesk
+            return first_request_failed(exc)
         group_id = self.settings.group_id
         if group_id is None:
             identity = f"zendesk:{self.settings.url}:all"
