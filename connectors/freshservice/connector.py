@@ -35,6 +35,7 @@ from connectors.base import (
     TicketSnapshot,
     Visibility,
 )
+from connectors.feed import Page
 from connectors.freshservice.changes import Lookups, TicketTranslator
 from connectors.freshservice.client import FreshserviceClient, Params
 from connectors.freshservice.config import FreshserviceConfig
@@ -42,7 +43,7 @@ from connectors.freshservice.cursor import OVERLAP, FreshserviceCursor
 from connectors.freshservice.mapping import PRIORITY_MAP, STATUS_MAP
 from connectors.freshservice.models import Conversation, Ticket, first_error, wire_time
 from connectors.freshservice.people import Directory
-from connectors.freshservice.poll import Page, emit_ticket
+from connectors.freshservice.poll import emit_ticket
 from connectors.freshservice.writing import write_comment
 from connectors.http import Forbidden, first_request_failed
 

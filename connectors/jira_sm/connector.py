@@ -30,6 +30,7 @@ from connectors.base import (
     TicketSnapshot,
     Visibility,
 )
+from connectors.feed import Page
 from connectors.http import InvalidRequest, first_request_failed
 from connectors.jira_sm.changes import IssueTranslator
 from connectors.jira_sm.client import JiraClient
@@ -44,7 +45,7 @@ from connectors.jira_sm.models import (
     User,
     first_error,
 )
-from connectors.jira_sm.poll import Page, emit_issue, jql_minute, listing_jql
+from connectors.jira_sm.poll import emit_issue, jql_minute, listing_jql
 from connectors.jira_sm.writing import write_comment
 
 MAX_LISTINGS = 200  # search requests per call; the cursor resumes where they stopped

@@ -32,6 +32,7 @@ from connectors.base import (
     Visibility,
     WriteNotApplied,
 )
+from connectors.feed import Page
 from connectors.http import Forbidden, InvalidRequest, first_request_failed
 from connectors.servicenow.changes import Lookups, RecordTranslator
 from connectors.servicenow.client import ServiceNowClient
@@ -50,7 +51,7 @@ from connectors.servicenow.models import (
     servicenow_timestamp,
 )
 from connectors.servicenow.people import Directory
-from connectors.servicenow.poll import Journals, Page, emit_record, listing_query
+from connectors.servicenow.poll import Journals, emit_record, listing_query
 
 MAX_LISTINGS = 200  # listing requests per call; the cursor resumes where they stopped
 _NUMBER = re.compile(r"^[A-Za-z0-9._-]{1,40}$")

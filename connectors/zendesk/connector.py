@@ -34,6 +34,7 @@ from connectors.base import (
     Visibility,
     WriteNotApplied,
 )
+from connectors.feed import Page
 from connectors.http import Forbidden, first_request_failed
 from connectors.zendesk.changes import Lookups, TicketTranslator
 from connectors.zendesk.client import ZendeskClient
@@ -43,7 +44,7 @@ from connectors.zendesk.cursor import Known, ZendeskCursor
 from connectors.zendesk.mapping import PRIORITY_MAP, STATUS_MAP
 from connectors.zendesk.models import ZendeskComment, ZendeskTicket
 from connectors.zendesk.people import Directory
-from connectors.zendesk.poll import Page, comments_since, description_is_public, emit_ticket
+from connectors.zendesk.poll import comments_since, description_is_public, emit_ticket
 
 MAX_EXPORTS = 3  # export requests per call (Zendesk allows 10 a minute, § 1a)
 LAG = 60  # § 1a: start_time "must be at least one minute in the past"
