@@ -65,6 +65,19 @@ class ChangeKind(StrEnum):
     UPDATED = "ticket.updated"  # other field changes (title, description): timeline only
 
 
+# The normalized statuses in which a ticket's work is over: every connector reports a move
+# into one as RESOLVED and a move out of one as REOPENED, so followers hear the same thing
+# whichever desk the ticket lives in.
+DONE: frozenset[NormalizedStatus] = frozenset({"resolved", "closed"})
+
+
+def status_kind(old: NormalizedStatus | None, new: NormalizedStatus) -> ChangeKind:
+    """RESOLVED into resolved/closed, REOPENED out of them, STATUS_CHANGED otherwise."""
+    if new in DONE:
+        return ChangeKind.RESOLVED if old not in DONE else ChangeKind.STATUS_CHANGED
+    return ChangeKind.REOPENED if old in DONE else ChangeKind.STATUS_CHANGED
+
+
 # --- errors: every connector maps its vendor's failures onto these at the edge ---------
 
 

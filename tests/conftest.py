@@ -40,7 +40,9 @@ TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 # Helpers with fixtures that conftests import and test modules name in `pytest_plugins`:
 # registered before either imports them, so their asserts are rewritten like a plugin's
 # (otherwise pytest warns it cannot rewrite a module already imported).
-pytest.register_assert_rewrite("tests.notifications.support", "tests.auth.idp_support")
+pytest.register_assert_rewrite(
+    "tests.notifications.support", "tests.auth.idp_support", "tests.connectors.api_support"
+)
 
 # The domains are connected once per process, as the app and the workers do at start, so
 # every test sees the same wiring whatever order the tests run in.

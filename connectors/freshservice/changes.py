@@ -26,9 +26,10 @@ from connectors.base import (
     TicketChange,
     TicketSnapshot,
     Visibility,
+    status_kind,
 )
 from connectors.freshservice.comments import conversation_key, plain_text, split_marker
-from connectors.freshservice.mapping import DONE, raw_status
+from connectors.freshservice.mapping import raw_status
 from connectors.freshservice.models import Conversation, Ticket, Tracked, iso
 
 PREFIX = "freshservice"
@@ -41,13 +42,6 @@ class Lookups:
     status_of: Callable[[str], NormalizedStatus]
     priority_of: Callable[[str], NormalizedPriority]
     base_url: str
-
-
-def status_kind(old: NormalizedStatus | None, new: NormalizedStatus) -> ChangeKind:
-    """RESOLVED into resolved/closed, REOPENED out of them, STATUS_CHANGED otherwise."""
-    if new in DONE:
-        return ChangeKind.RESOLVED if old not in DONE else ChangeKind.STATUS_CHANGED
-    return ChangeKind.REOPENED if old in DONE else ChangeKind.STATUS_CHANGED
 
 
 def tracked(ticket: Ticket) -> Tracked:

@@ -16,30 +16,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from connectors.base import (
-    AuthError,
-    ConfigError,
-    ConnectorError,
-    NotFound,
-    RateLimited,
-    TransientError,
-    retry_after_seconds,
-)
+from connectors.base import ConfigError, TransientError
+from connectors.http import Vendor, VendorClient
 
 PER_PAGE = 100  # § 0: "Support for page sizes up to 100"
 # A listing that never ends (a server ignoring `page`) stops here.
 MAX_PAGES = 100
 Params = dict[str, str | int]
-
-
-class Forbidden(AuthError):
-    """403: the agent's role lacks a permission for what it tried."""
-
-
-class InvalidRequest(ConnectorError):
-    """400 or 422: Freshservice refused the request itself (a bad parameter or body)."""
-
-    code = "invalid_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,35 +52,21 @@ def error_text(response: httpx.Response) -> str:
     return "; ".join(parts)[:300]
 
 
-def raise_for_status(response: httpx.Response, what: str) -> None:
-    """Map a Freshservice HTTP failure (§ 6, § 7) onto the base taxonomy."""
-    status = response.status_code
-    if status < 300:
-        return
-    said = error_text(response)
-    quoted = f": {said}" if said else ""
-    if status == 401:
-        raise AuthError(
-            f"Freshservice rejected the API key (401{quoted}): copy the key again from the "
-            "agent's Profile Settings, and check that the agent is active"
-        )
-    if status == 403:
-        raise Forbidden(f"the agent may not {what} (403{quoted})")
-    if status == 404:
-        raise NotFound(f"cannot {what}: not found (404{quoted})")
-    if status == 429:
-        retry = retry_after_seconds(response.headers.get("Retry-After"))
-        raise RateLimited(f"Freshservice is rate limiting ({what}){quoted}", retry)
-    if status in (400, 422):
-        raise InvalidRequest(f"Freshservice refused to {what} ({status}{quoted})")
-    if status == 408 or status >= 500:
-        raise TransientError(f"Freshservice failed to {what} ({status}{quoted})")
-    if status < 400:
-        raise ConfigError(
-            f"Freshservice redirected {what} ({status}): check the URL "
-            "(https://<domain>.freshservice.com; custom CNAMEs are not served by the API)"
-        )
-    raise ConnectorError(f"Freshservice answered {status} to {what}{quoted}")
+VENDOR = Vendor(
+    name="Freshservice",
+    error_text=error_text,
+    rejected="the API key",
+    auth_hint=(
+        "copy the key again from the agent's Profile Settings, and check that the agent is active"
+    ),
+    redirect_hint=(
+        "check the URL (https://<domain>.freshservice.com; custom CNAMEs are not served by the API)"
+    ),
+    speaks="Freshservice API JSON",
+    url_hint="the domain URL (https://<domain>.freshservice.com)",
+    actor="agent",
+    invalid_statuses=frozenset({400, 422}),
+)
 
 
 def next_link(header: str) -> str | None:
@@ -125,13 +94,10 @@ def next_link(header: str) -> str | None:
     return None
 
 
-class FreshserviceClient:
+class FreshserviceClient(VendorClient):
     """API v2 calls for one domain and API key."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, authorization: str) -> None:
-        self._http = http
-        self.base_url = base_url
-        self._headers = {"Authorization": authorization, "Accept": "application/json"}
+    vendor = VENDOR
 
     async def request(
         self,
@@ -143,34 +109,8 @@ class FreshserviceClient:
         body: dict[str, Any] | None = None,
     ) -> httpx.Response:
         """One request to `<base>/api/v2<path>`; failures mapped (§ 6, § 7)."""
-        try:
-            response = await self._http.request(
-                method,
-                f"{self.base_url}/api/v2{path}",
-                params=params,
-                json=body,
-                headers=self._headers,
-            )
-        except httpx.TimeoutException:
-            raise TransientError(f"Freshservice at {self.base_url} timed out ({what})") from None
-        except httpx.TransportError as exc:
-            raise TransientError(
-                f"cannot reach Freshservice at {self.base_url} ({type(exc).__name__})"
-            ) from None
-        raise_for_status(response, what)
-        return response
-
-    def json_object(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise ConfigError(
-                f"{self.base_url} did not answer with Freshservice API JSON ({what}): is it "
-                "the domain URL (https://<domain>.freshservice.com)?"
-            )
-        return data
+        url = f"{self.base_url}/api/v2{path}"
+        return await self.send(method, url, what, params=params, body=body)
 
     async def get_object(self, path: str, what: str, key: str) -> dict[str, Any]:
         """A GET answering `{"<key>": {…}}` (wrapper ASSUMED) or the bare object."""

@@ -12,27 +12,26 @@ tag-stripped `body`, not only at the very end.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 
 from connectors.freshservice.models import Conversation
+from connectors.marker import marker, marker_key
 
-_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# The marker itself is shared (connectors/marker.py); importers read it from here.
+__all__ = [
+    "conversation_key",
+    "html_body",
+    "marker",
+    "marker_key",
+    "newest_marked",
+    "plain_text",
+    "split_marker",
+]
+
+
 _MARKER = re.compile(r"\s*— via Socialdesk \[sd:([A-Za-z0-9._:-]{1,64})\]")
 _TAG = re.compile(r"<[^>]+>")
-
-
-def marker_key(idempotency_key: str) -> str:
-    """The key as written in the marker: itself when plain, else a digest of it."""
-    if _KEY.fullmatch(idempotency_key):
-        return idempotency_key
-    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-
-
-def marker(idempotency_key: str) -> str:
-    """The marker line for one idempotency key."""
-    return f"— via Socialdesk [sd:{marker_key(idempotency_key)}]"
 
 
 def html_body(body: str, idempotency_key: str) -> str:

@@ -32,20 +32,20 @@ from connectors.base import (
     NormalizedPriority,
     NormalizedStatus,
     NotFound,
-    RateLimited,
     TicketSnapshot,
-    TransientError,
     Visibility,
 )
+from connectors.feed import Page
 from connectors.freshservice.changes import Lookups, TicketTranslator
-from connectors.freshservice.client import Forbidden, FreshserviceClient, Params
+from connectors.freshservice.client import FreshserviceClient, Params
 from connectors.freshservice.config import FreshserviceConfig
 from connectors.freshservice.cursor import OVERLAP, FreshserviceCursor
 from connectors.freshservice.mapping import PRIORITY_MAP, STATUS_MAP
 from connectors.freshservice.models import Conversation, Ticket, first_error, wire_time
 from connectors.freshservice.people import Directory
-from connectors.freshservice.poll import Page, emit_ticket
+from connectors.freshservice.poll import emit_ticket
 from connectors.freshservice.writing import write_comment
+from connectors.http import Forbidden, first_request_failed
 
 # § 1: without `updated_since` only tickets created in the last 30 days are listed, so a
 # sync from the beginning asks for everything updated since this moment.
@@ -110,18 +110,13 @@ class FreshserviceConnector(Connector):
                     f"{self.settings.url} answered the ticket list without tickets: is it the "
                     "Freshservice domain URL?"
                 )
-        except TransientError as exc:
-            return Health(False, False, False, exc.message)
-        except RateLimited as exc:
-            wait = f"in {exc.retry_after:.0f} s" if exc.retry_after is not None else "later"
-            return Health(True, False, False, f"{exc.message}; try the check again {wait}")
         except Forbidden as exc:
             return Health(True, True, False, f"{exc.message}; {ROLE_HINT}")
         except NotFound:
             detail = f"{self.settings.url} has no Freshservice API v2: is it the domain URL?"
             return Health(True, False, False, detail)
-        except ConnectorError as exc:  # 401, or not Freshservice
-            return Health(True, False, False, exc.message)
+        except ConnectorError as exc:  # unreachable, throttled, 401, or not Freshservice
+            return first_request_failed(exc)
         workspace_id = self.settings.workspace_id
         if workspace_id is None:
             identity = f"freshservice:{self.settings.url}:all"

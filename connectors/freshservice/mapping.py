@@ -40,7 +40,6 @@ PRIORITY_MAP: Mapping[str, NormalizedPriority] = {
 
 # Normalized statuses after which a ticket counts as done: entering one is a resolution,
 # leaving one for any other status is a reopening.
-DONE: frozenset[NormalizedStatus] = frozenset({"resolved", "closed"})
 
 
 def raw_status(status: int, responder_id: int | None) -> str:

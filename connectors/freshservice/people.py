@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from pydantic import ValidationError
 
 from connectors.base import ConfigError, NotFound, Person
-from connectors.freshservice.client import Forbidden, FreshserviceClient, InvalidRequest
+from connectors.freshservice.client import FreshserviceClient
 from connectors.freshservice.models import Person as RawPerson
+from connectors.http import Forbidden, InvalidRequest
 
 KINDS = (("requesters", "requester"), ("agents", "agent"))
 

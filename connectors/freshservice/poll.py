@@ -3,25 +3,10 @@
 
 from __future__ import annotations
 
-from connectors.base import TicketChange
+from connectors.feed import Page
 from connectors.freshservice.changes import TicketTranslator, tracked
 from connectors.freshservice.cursor import INCOMPLETE, OVERLAP, FreshserviceCursor, Known
 from connectors.freshservice.models import Conversation, Ticket, iso
-
-MAX_CHANGES = 100  # per page, as the sync engine commits a page in one transaction
-
-
-class Page:
-    def __init__(self) -> None:
-        self.changes: list[TicketChange] = []
-        self.notes: list[str] = []
-
-    @property
-    def full(self) -> bool:
-        return len(self.changes) >= MAX_CHANGES
-
-    def fits(self, count: int) -> bool:
-        return not self.changes or len(self.changes) + count <= MAX_CHANGES
 
 
 def emit_ticket(

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import AuthError, ConnectorError, Visibility, WriteNotApplied
-from connectors.freshservice.client import Forbidden, InvalidRequest
 from connectors.freshservice.comments import conversation_key, html_body, newest_marked
 from connectors.freshservice.models import Conversation
+from connectors.http import Forbidden, InvalidRequest
 
 if TYPE_CHECKING:
     from connectors.freshservice.connector import FreshserviceConnector

@@ -28,9 +28,9 @@ from connectors.base import (
     TicketChange,
     TicketSnapshot,
     Visibility,
+    status_kind,
 )
 from connectors.jira_sm.comments import split_marker
-from connectors.jira_sm.mapping import DONE
 from connectors.jira_sm.models import History, HistoryItem, Issue, RequestComment, User, iso
 
 PREFIX = "jira_sm"
@@ -41,13 +41,6 @@ def person(user: User | None) -> Person | None:
     if user is None:
         return None
     return Person(user.accountId, user.displayName or None, user.emailAddress or None)
-
-
-def status_kind(old: NormalizedStatus | None, new: NormalizedStatus) -> ChangeKind:
-    """RESOLVED into resolved/closed, REOPENED out of them, STATUS_CHANGED otherwise."""
-    if new in DONE:
-        return ChangeKind.RESOLVED if old not in DONE else ChangeKind.STATUS_CHANGED
-    return ChangeKind.REOPENED if old in DONE else ChangeKind.STATUS_CHANGED
 
 
 @dataclass(frozen=True)

@@ -8,38 +8,18 @@ credential (they travel in a header, not in URLs).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from connectors.base import (
-    AuthError,
-    ConfigError,
-    ConnectorError,
-    NotFound,
-    RateLimited,
-    TransientError,
-    retry_after_seconds,
-)
+from connectors.base import ConfigError, TransientError, retry_after_seconds
+from connectors.http import Params, Vendor, VendorClient
 
 SEARCH_PAGE = 50  # `maxResults` default of /search/jql (§ 1a)
 LIST_PAGE = 100  # changelog and request comments (§ 1c, § 2b)
 # A listing that never ends (a server that keeps answering "not last") stops here.
 MAX_PAGES = 500
-
-Params = Mapping[str, str | int]
-
-
-class Forbidden(AuthError):
-    """403: the account lacks a Jira permission for what it tried."""
-
-
-class InvalidRequest(ConnectorError):
-    """400: e.g. JQL naming a project that does not exist (§ 1, § 7)."""
-
-    code = "invalid_request"
 
 
 def error_text(response: httpx.Response) -> str:
@@ -74,42 +54,24 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def raise_for_status(response: httpx.Response, what: str) -> None:
-    """Map a Jira HTTP failure (§ 6, § 7) onto the base taxonomy."""
-    status = response.status_code
-    if status < 300:
-        return
-    said = error_text(response)
-    quoted = f": {said}" if said else ""
-    if status == 401:
-        raise AuthError(
-            f"Jira rejected the credentials (401{quoted}): the e-mail or the API token is "
-            "wrong, or the token was revoked or has expired"
-        )
-    if status == 403:
-        raise Forbidden(f"the account may not {what} (403{quoted})")
-    if status == 404:
-        raise NotFound(f"cannot {what}: not found, or not visible to the account (404{quoted})")
-    if status == 429 or (status == 503 and "Retry-After" in response.headers):
-        raise RateLimited(
-            f"Jira is rate limiting ({what}, {status}){quoted}", _retry_after(response)
-        )
-    if status == 400:
-        raise InvalidRequest(f"Jira refused to {what} (400{quoted})")
-    if status == 408 or status >= 500:
-        raise TransientError(f"Jira failed to {what} ({status}{quoted})")
-    if status < 400:
-        raise ConfigError(f"Jira redirected {what} ({status}): check the site URL")
-    raise ConnectorError(f"Jira answered {status} to {what}{quoted}")
+VENDOR = Vendor(
+    name="Jira",
+    error_text=error_text,
+    rejected="the credentials",
+    auth_hint="the e-mail or the API token is wrong, or the token was revoked or has expired",
+    redirect_hint="check the site URL",
+    speaks="Jira's JSON",
+    url_hint="the site URL (https://<site>.atlassian.net)",
+    not_found="not found, or not visible to the account",
+    retry_after=_retry_after,
+    throttles_with_503=True,
+)
 
 
-class JiraClient:
+class JiraClient(VendorClient):
     """REST calls for one site and account."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, authorization: str) -> None:
-        self._http = http
-        self.base_url = base_url
-        self._headers = {"Authorization": authorization, "Accept": "application/json"}
+    vendor = VENDOR
 
     async def request(
         self,
@@ -121,38 +83,12 @@ class JiraClient:
         body: object = None,
     ) -> httpx.Response:
         """One request; failures mapped (§ 6, § 7)."""
-        try:
-            response = await self._http.request(
-                method,
-                f"{self.base_url}{path}",
-                params=dict(params or {}),
-                json=body,
-                headers=self._headers,
-            )
-        except httpx.TimeoutException:
-            raise TransientError(f"Jira at {self.base_url} timed out ({what})") from None
-        except httpx.TransportError as exc:
-            raise TransientError(
-                f"cannot reach Jira at {self.base_url} ({type(exc).__name__})"
-            ) from None
-        raise_for_status(response, what)
-        return response
+        url = f"{self.base_url}{path}"
+        return await self.send(method, url, what, params=dict(params or {}), body=body)
 
     async def get_json(self, path: str, what: str, params: Params | None = None) -> dict[str, Any]:
         """A GET whose answer must be a JSON object (else: not a Jira site)."""
         return self.json_object(await self.request("GET", path, what, params=params), what)
-
-    def json_object(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise ConfigError(
-                f"{self.base_url} did not answer with Jira's JSON ({what}): is it the site URL "
-                "(https://<site>.atlassian.net)?"
-            )
-        return data
 
     async def search(
         self, jql: str, fields: str, what: str, *, token: str | None = None, limit: int = 0

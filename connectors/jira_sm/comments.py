@@ -8,38 +8,11 @@ it, and ingestion recognizes our own comments when they come back in a poll.
 
 from __future__ import annotations
 
-import hashlib
-import re
-
 from connectors.jira_sm.models import RequestComment
+from connectors.marker import marker, marker_key, split_marker, with_marker
 
-_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-_MARKER = re.compile(r"\s*— via Socialdesk \[sd:([A-Za-z0-9._:-]{1,64})\]\s*$")
-
-
-def marker_key(idempotency_key: str) -> str:
-    """The key as written in the marker: itself when plain, else a digest of it."""
-    if _KEY.fullmatch(idempotency_key):
-        return idempotency_key
-    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-
-
-def marker(idempotency_key: str) -> str:
-    """The marker line for one idempotency key."""
-    return f"— via Socialdesk [sd:{marker_key(idempotency_key)}]"
-
-
-def with_marker(body: str, idempotency_key: str) -> str:
-    """The body as written to the request: the text, a blank line, the marker."""
-    return f"{body.rstrip()}\n\n{marker(idempotency_key)}"
-
-
-def split_marker(text: str) -> tuple[str, str | None]:
-    """The text without a trailing marker, and the marker's key (None if there is none)."""
-    found = _MARKER.search(text)
-    if found is None:
-        return text, None
-    return text[: found.start()], found.group(1)
+# The marker itself is shared (connectors/marker.py); importers read it from here.
+__all__ = ["marker", "marker_key", "newest_marked", "split_marker", "with_marker"]
 
 
 def newest_marked(comments: list[RequestComment], idempotency_key: str) -> RequestComment | None:

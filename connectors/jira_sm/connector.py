@@ -27,13 +27,13 @@ from connectors.base import (
     NormalizedPriority,
     NormalizedStatus,
     NotFound,
-    RateLimited,
     TicketSnapshot,
-    TransientError,
     Visibility,
 )
+from connectors.feed import Page
+from connectors.http import InvalidRequest, first_request_failed
 from connectors.jira_sm.changes import IssueTranslator
-from connectors.jira_sm.client import InvalidRequest, JiraClient
+from connectors.jira_sm.client import JiraClient
 from connectors.jira_sm.config import JiraSMConfig
 from connectors.jira_sm.cursor import JiraCursor
 from connectors.jira_sm.mapping import CATEGORY_MAP, PRIORITY_MAP, STATUS_MAP
@@ -45,7 +45,7 @@ from connectors.jira_sm.models import (
     User,
     first_error,
 )
-from connectors.jira_sm.poll import Page, emit_issue, jql_minute, listing_jql
+from connectors.jira_sm.poll import emit_issue, jql_minute, listing_jql
 from connectors.jira_sm.writing import write_comment
 
 MAX_LISTINGS = 200  # search requests per call; the cursor resumes where they stopped
@@ -104,13 +104,8 @@ class JiraSMConnector(Connector):
             return Health(False, False, False, exc.message)
         try:
             me = await self._myself()
-        except TransientError as exc:
-            return Health(False, False, False, exc.message)
-        except RateLimited as exc:
-            wait = f"in {exc.retry_after:.0f} s" if exc.retry_after is not None else "later"
-            return Health(True, False, False, f"{exc.message}; try the check again {wait}")
-        except ConnectorError as exc:  # 401, or not a Jira site
-            return Health(True, False, False, exc.message)
+        except ConnectorError as exc:  # unreachable, throttled, 401, or not a Jira site
+            return first_request_failed(exc)
         identity = f"jira_sm:{self.settings.url}:servicedesk:{self.settings.service_desk_id}"
         try:
             await self._the_service_desk(client)

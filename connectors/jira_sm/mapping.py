@@ -59,4 +59,3 @@ PRIORITY_MAP: Mapping[str, NormalizedPriority] = {
 
 # Normalized statuses after which a ticket counts as done: entering one is a resolution,
 # leaving one for any other status is a reopening.
-DONE: frozenset[NormalizedStatus] = frozenset({"resolved", "closed"})

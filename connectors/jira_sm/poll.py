@@ -6,25 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from connectors.base import TicketChange
+from connectors.feed import Page
 from connectors.jira_sm.changes import IssueTranslator
 from connectors.jira_sm.cursor import INCOMPLETE, OVERLAP, JiraCursor, Known
 from connectors.jira_sm.models import History, Issue, RequestComment, iso
-
-MAX_CHANGES = 100  # per page, as the sync engine commits a page in one transaction
-
-
-class Page:
-    def __init__(self) -> None:
-        self.changes: list[TicketChange] = []
-        self.notes: list[str] = []
-
-    @property
-    def full(self) -> bool:
-        return len(self.changes) >= MAX_CHANGES
-
-    def fits(self, count: int) -> bool:
-        return not self.changes or len(self.changes) + count <= MAX_CHANGES
 
 
 def jql_minute(moment: datetime, zone: ZoneInfo) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from connectors.base import AuthError, ConnectorError, Visibility, WriteNotApplied
-from connectors.jira_sm.client import Forbidden, InvalidRequest
+from connectors.http import Forbidden, InvalidRequest
 from connectors.jira_sm.comments import newest_marked, with_marker
 from connectors.jira_sm.models import Issue, RequestComment
 

@@ -26,9 +26,9 @@ from connectors.base import (
     TicketChange,
     TicketSnapshot,
     Visibility,
+    status_kind,
 )
 from connectors.redmine.comments import split_marker
-from connectors.redmine.mapping import DONE
 from connectors.redmine.models import Detail, Issue, Journal, Ref, StatusRef
 
 
@@ -49,13 +49,6 @@ def _int(value: str | None) -> int | None:
         return None if value is None else int(value)
     except ValueError:
         return None
-
-
-def status_kind(old: NormalizedStatus | None, new: NormalizedStatus) -> ChangeKind:
-    """RESOLVED into resolved/closed, REOPENED out of them, STATUS_CHANGED otherwise."""
-    if new in DONE:
-        return ChangeKind.RESOLVED if old not in DONE else ChangeKind.STATUS_CHANGED
-    return ChangeKind.REOPENED if old in DONE else ChangeKind.STATUS_CHANGED
 
 
 class IssueTranslator:

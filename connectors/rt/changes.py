@@ -23,9 +23,9 @@ from connectors.base import (
     TicketChange,
     TicketSnapshot,
     Visibility,
+    status_kind,
 )
 from connectors.rt.comments import split_marker
-from connectors.rt.mapping import DONE
 from connectors.rt.models import NOBODY, Ticket, Transaction, UserRef
 
 MESSAGE_TYPES = ("Create", "Correspond", "Comment")
@@ -53,13 +53,6 @@ def person(ref: UserRef | None) -> Person | None:
     if name == NOBODY:
         return None
     return Person(external_id=name, name=ref.RealName or name, email=ref.EmailAddress or None)
-
-
-def status_kind(old: NormalizedStatus | None, new: NormalizedStatus) -> ChangeKind:
-    """RESOLVED into resolved/closed, REOPENED out of them, STATUS_CHANGED otherwise."""
-    if new in DONE:
-        return ChangeKind.RESOLVED if old not in DONE else ChangeKind.STATUS_CHANGED
-    return ChangeKind.REOPENED if old in DONE else ChangeKind.STATUS_CHANGED
 
 
 class TransactionTranslator:

@@ -36,8 +36,6 @@ PRIORITY_BANDS: tuple[tuple[int, NormalizedPriority], ...] = (
     (40, "P3"),
 )
 
-DONE: frozenset[NormalizedStatus] = frozenset({"resolved", "closed"})
-
 
 def priority_from_number(raw: str) -> NormalizedPriority | None:
     """The band of a numeric RT priority (None when `raw` is not a number)."""

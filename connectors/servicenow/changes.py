@@ -27,9 +27,10 @@ from connectors.base import (
     TicketChange,
     TicketSnapshot,
     Visibility,
+    status_kind,
 )
 from connectors.servicenow.comments import split_marker
-from connectors.servicenow.mapping import DONE, effective_priority
+from connectors.servicenow.mapping import effective_priority
 from connectors.servicenow.models import JournalEntry, Record, Tracked
 
 PREFIX = "servicenow"
@@ -46,13 +47,6 @@ class Lookups:
     priority_of: Callable[[str], NormalizedPriority]
     base_url: str
     table: str
-
-
-def status_kind(old: NormalizedStatus | None, new: NormalizedStatus) -> ChangeKind:
-    """RESOLVED into resolved/closed, REOPENED out of them, STATUS_CHANGED otherwise."""
-    if new in DONE:
-        return ChangeKind.RESOLVED if old not in DONE else ChangeKind.STATUS_CHANGED
-    return ChangeKind.REOPENED if old in DONE else ChangeKind.STATUS_CHANGED
 
 
 class RecordTranslator:

@@ -15,15 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from connectors.base import (
-    AuthError,
-    ConfigError,
-    ConnectorError,
-    NotFound,
-    RateLimited,
-    TransientError,
-    retry_after_seconds,
-)
+from connectors.base import ConfigError, ConnectorError, TransientError, retry_after_seconds
+from connectors.http import Vendor, VendorClient
 
 PAGE_LIMIT = 100
 # Every list request: stored values, not display values (§ 1), and references as plain
@@ -31,16 +24,6 @@ PAGE_LIMIT = 100
 LIST_PARAMS = {"sysparm_display_value": "false", "sysparm_exclude_reference_link": "true"}
 # A list that never ends (a server ignoring `sysparm_offset`) stops here, not in a loop.
 MAX_PAGES = 1000
-
-
-class Forbidden(AuthError):
-    """403: ACL failures, or business rule or data policy constraints (§ 7)."""
-
-
-class InvalidRequest(ConnectorError):
-    """400: "the request URI does not match the APIs in the system" (§ 7), e.g. no such table."""
-
-    code = "invalid_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,34 +64,18 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, reset - _server_date(response).timestamp())
 
 
-def raise_for_status(response: httpx.Response, what: str) -> None:
-    """Map a ServiceNow HTTP failure (§ 6, § 7) onto the base taxonomy."""
-    status = response.status_code
-    if status < 300:
-        return
-    said = error_text(response)
-    quoted = f": {said}" if said else ""
-    if status == 401:
-        raise AuthError(
-            f"ServiceNow rejected the credentials (401{quoted}): the user name and password, "
-            "or the token, are wrong, expired or locked"
-        )
-    if status == 403:
-        raise Forbidden(f"the account may not {what} (403{quoted})")
-    if status == 404:
-        raise NotFound(f"cannot {what}: not found (404{quoted})")
-    if status == 429:
-        raise RateLimited(f"ServiceNow is rate limiting ({what}){quoted}", _retry_after(response))
-    if status == 400:
-        raise InvalidRequest(f"ServiceNow refused to {what} (400{quoted})")
-    if status == 408 or status >= 500:
-        raise TransientError(f"ServiceNow failed to {what} ({status}{quoted})")
-    if status < 400:
-        raise ConfigError(
-            f"ServiceNow redirected {what} ({status}): check the instance URL (a hibernating "
-            "developer instance redirects until it is woken up)"
-        )
-    raise ConnectorError(f"ServiceNow answered {status} to {what}{quoted}")
+VENDOR = Vendor(
+    name="ServiceNow",
+    error_text=error_text,
+    rejected="the credentials",
+    auth_hint="the user name and password, or the token, are wrong, expired or locked",
+    redirect_hint=(
+        "check the instance URL (a hibernating developer instance redirects until it is woken up)"
+    ),
+    speaks="Table API JSON",
+    url_hint="the instance URL (https://<instance>.service-now.com)",
+    retry_after=_retry_after,
+)
 
 
 def _next_offset(response: httpx.Response, offset: int, rows: int, limit: int) -> int | None:
@@ -131,13 +98,10 @@ def _next_offset(response: httpx.Response, offset: int, rows: int, limit: int) -
     return following if following > offset else None
 
 
-class ServiceNowClient:
+class ServiceNowClient(VendorClient):
     """Table API calls for one instance URL and credentials."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, authorization: str) -> None:
-        self._http = http
-        self.base_url = base_url
-        self._headers = {"Authorization": authorization, "Accept": "application/json"}
+    vendor = VENDOR
 
     def _url(self, table: str, sys_id: str | None = None) -> str:
         path = f"{self.base_url}/api/now/table/{table}"
@@ -152,29 +116,13 @@ class ServiceNowClient:
         params: dict[str, str | int] | None = None,
         body: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        try:
-            response = await self._http.request(
-                method, url, params=params, json=body, headers=self._headers
-            )
-        except httpx.TimeoutException:
-            raise TransientError(f"ServiceNow at {self.base_url} timed out ({what})") from None
-        except httpx.TransportError as exc:
-            raise TransientError(
-                f"cannot reach ServiceNow at {self.base_url} ({type(exc).__name__})"
-            ) from None
-        raise_for_status(response, what)
-        return response
+        return await self.send(method, url, what, params=params, body=body)
 
     def _result(self, response: httpx.Response, what: str) -> object:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or "result" not in data:
-            raise ConfigError(
-                f"{self.base_url} did not answer with Table API JSON ({what}): is it the "
-                "instance URL (https://<instance>.service-now.com)?"
-            )
+        """The Table API's `result`; an object without one is not the Table API either."""
+        data = self.json_object(response, what)
+        if "result" not in data:
+            raise self.not_the_api(what)
         return data["result"]
 
     async def page(

@@ -28,14 +28,14 @@ from connectors.base import (
     NormalizedPriority,
     NormalizedStatus,
     NotFound,
-    RateLimited,
     TicketSnapshot,
-    TransientError,
     Visibility,
     WriteNotApplied,
 )
+from connectors.feed import Page
+from connectors.http import Forbidden, InvalidRequest, first_request_failed
 from connectors.servicenow.changes import Lookups, RecordTranslator
-from connectors.servicenow.client import Forbidden, InvalidRequest, ServiceNowClient
+from connectors.servicenow.client import ServiceNowClient
 from connectors.servicenow.comments import newest_marked, with_marker
 from connectors.servicenow.config import SYS_ID, ServiceNowConfig
 from connectors.servicenow.cursor import Known, ServiceNowCursor
@@ -51,7 +51,7 @@ from connectors.servicenow.models import (
     servicenow_timestamp,
 )
 from connectors.servicenow.people import Directory
-from connectors.servicenow.poll import Journals, Page, emit_record, listing_query
+from connectors.servicenow.poll import Journals, emit_record, listing_query
 
 MAX_LISTINGS = 200  # listing requests per call; the cursor resumes where they stopped
 _NUMBER = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
@@ -125,18 +125,13 @@ class ServiceNowConnector(Connector):
             probe = await client.page(
                 table, "", "sys_id,assignment_group", f"read the {table} table", limit=1
             )
-        except TransientError as exc:
-            return Health(False, False, False, exc.message)
-        except RateLimited as exc:
-            wait = f"in {exc.retry_after:.0f} s" if exc.retry_after is not None else "later"
-            return Health(True, False, False, f"{exc.message}; try the check again {wait}")
         except Forbidden as exc:
             return Health(True, True, False, self._role_hint(exc.message, table))
         except (InvalidRequest, NotFound):
             detail = f"ServiceNow has no table {table!r} (or does not expose it to the Table API)"
             return Health(True, True, False, detail)
-        except ConnectorError as exc:  # 401, or not a ServiceNow instance
-            return Health(True, False, False, exc.message)
+        except ConnectorError as exc:  # unreachable, throttled, 401, or not a ServiceNow instance
+            return first_request_failed(exc)
         first = probe.rows[0] if probe.rows else None
         if isinstance(first, dict) and "assignment_group" not in first:
             detail = f"the {table} table has no assignment_group field to scope the sync by"

@@ -62,7 +62,6 @@ PRIORITY_LOOKUP: Mapping[tuple[str, str], str] = {
 
 # Normalized statuses after which a ticket counts as done: entering one is a resolution,
 # leaving one for any other status is a reopening.
-DONE: frozenset[NormalizedStatus] = frozenset({"resolved", "closed"})
 
 
 def effective_priority(priority: str, impact: str, urgency: str) -> str:

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from pydantic import ValidationError
 
 from connectors.base import ConfigError, Person
-from connectors.servicenow.client import Forbidden, ServiceNowClient
+from connectors.http import Forbidden
+from connectors.servicenow.client import ServiceNowClient
 from connectors.servicenow.models import USER_FIELDS, Group, User
 
 BATCH = 50

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from connectors.base import TicketChange
+from connectors.feed import Page
 from connectors.servicenow.changes import RecordTranslator
 from connectors.servicenow.cursor import INCOMPLETE, OVERLAP, Known, ServiceNowCursor
 from connectors.servicenow.models import (
@@ -18,24 +18,10 @@ from connectors.servicenow.models import (
     servicenow_timestamp,
 )
 
-MAX_CHANGES = 100  # per page, as the sync engine commits a page in one transaction
 JOURNAL_BATCH = 20  # records whose journal entries are read in one query
 
 ReadEntries = Callable[[list[str], datetime | None, list[str]], Awaitable[list[JournalEntry]]]
 Resolve = Callable[[list[Record], list[JournalEntry], ServiceNowCursor], Awaitable[None]]
-
-
-class Page:
-    def __init__(self) -> None:
-        self.changes: list[TicketChange] = []
-        self.notes: list[str] = []
-
-    @property
-    def full(self) -> bool:
-        return len(self.changes) >= MAX_CHANGES
-
-    def fits(self, count: int) -> bool:
-        return not self.changes or len(self.changes) + count <= MAX_CHANGES
 
 
 def listing_query(group: Group, floor: datetime | None) -> str:

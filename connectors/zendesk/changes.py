@@ -27,9 +27,9 @@ from connectors.base import (
     TicketChange,
     TicketSnapshot,
     Visibility,
+    status_kind,
 )
 from connectors.zendesk.comments import comment_key, split_marker
-from connectors.zendesk.mapping import DONE
 from connectors.zendesk.models import Tracked, ZendeskComment, ZendeskTicket
 
 PREFIX = "zendesk"
@@ -42,13 +42,6 @@ class Lookups:
     status_of: Callable[[str], NormalizedStatus]
     priority_of: Callable[[str], NormalizedPriority]
     base_url: str
-
-
-def status_kind(old: NormalizedStatus | None, new: NormalizedStatus) -> ChangeKind:
-    """RESOLVED into resolved/closed, REOPENED out of them, STATUS_CHANGED otherwise."""
-    if new in DONE:
-        return ChangeKind.RESOLVED if old not in DONE else ChangeKind.STATUS_CHANGED
-    return ChangeKind.REOPENED if old in DONE else ChangeKind.STATUS_CHANGED
 
 
 class TicketTranslator:

@@ -14,31 +14,13 @@ from typing import Any
 
 import httpx
 
-from connectors.base import (
-    AuthError,
-    ConfigError,
-    ConnectorError,
-    NotFound,
-    RateLimited,
-    TransientError,
-    retry_after_seconds,
-)
+from connectors.base import ConfigError, TransientError
+from connectors.http import Vendor, VendorClient
 
 EXPORT_PAGE = 100  # tickets per export page (§ 1a: up to 1,000)
 COMMENT_PAGE = 100  # § 2: "a maximum of 100 records per page"
 # A comment list that never ends (a server ignoring `page[after]`) stops here.
 MAX_COMMENT_PAGES = 60  # § 2: at most 5,000 comments per ticket
-JSON_HEADERS = {"Accept": "application/json"}
-
-
-class Forbidden(AuthError):
-    """403: the account's role may not do this."""
-
-
-class InvalidRequest(ConnectorError):
-    """400 or 422: Zendesk refused the request itself (a closed ticket, a bad parameter)."""
-
-    code = "invalid_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,43 +60,24 @@ def error_text(response: httpx.Response) -> str:
     return ": ".join(parts)[:300]
 
 
-def raise_for_status(response: httpx.Response, what: str) -> None:
-    """Map a Zendesk HTTP failure (§ 6, § 7) onto the base taxonomy."""
-    status = response.status_code
-    if status < 300:
-        return
-    said = error_text(response)
-    quoted = f": {said}" if said else ""
-    if status == 401:
-        raise AuthError(
-            f"Zendesk rejected the e-mail address and API token (401{quoted}): check the "
-            "address of the agent, that the token is active and that token access is enabled"
-        )
-    if status == 403:
-        raise Forbidden(f"the account may not {what} (403{quoted})")
-    if status == 404:
-        raise NotFound(f"cannot {what}: not found (404{quoted})")
-    if status == 429:
-        retry = retry_after_seconds(response.headers.get("Retry-After"))
-        raise RateLimited(f"Zendesk is rate limiting ({what}){quoted}", retry)
-    if status in (400, 422):
-        raise InvalidRequest(f"Zendesk refused to {what} ({status}{quoted})")
-    if status == 408 or status >= 500:
-        raise TransientError(f"Zendesk failed to {what} ({status}{quoted})")
-    if status < 400:
-        raise ConfigError(
-            f"Zendesk redirected {what} ({status}): check the URL (https://<subdomain>.zendesk.com)"
-        )
-    raise ConnectorError(f"Zendesk answered {status} to {what}{quoted}")
+VENDOR = Vendor(
+    name="Zendesk",
+    error_text=error_text,
+    rejected="the e-mail address and API token",
+    auth_hint=(
+        "check the address of the agent, that the token is active and that token access is enabled"
+    ),
+    redirect_hint="check the URL (https://<subdomain>.zendesk.com)",
+    speaks="Zendesk API JSON",
+    url_hint="the subdomain URL (https://<subdomain>.zendesk.com)",
+    invalid_statuses=frozenset({400, 422}),
+)
 
 
-class ZendeskClient:
+class ZendeskClient(VendorClient):
     """API v2 calls for one subdomain and credentials."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, authorization: str) -> None:
-        self._http = http
-        self.base_url = base_url
-        self._headers = {"Authorization": authorization, **JSON_HEADERS}
+    vendor = VENDOR
 
     async def _request(
         self,
@@ -130,30 +93,8 @@ class ZendeskClient:
         if method != "GET":  # § 0: Content-Type on PUT, POST and DELETE
             headers["Content-Type"] = "application/json"
             content = json.dumps(body if body is not None else {}).encode()
-        try:
-            response = await self._http.request(
-                method, f"{self.base_url}{path}", params=params, content=content, headers=headers
-            )
-        except httpx.TimeoutException:
-            raise TransientError(f"Zendesk at {self.base_url} timed out ({what})") from None
-        except httpx.TransportError as exc:
-            raise TransientError(
-                f"cannot reach Zendesk at {self.base_url} ({type(exc).__name__})"
-            ) from None
-        raise_for_status(response, what)
-        return response
-
-    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise ConfigError(
-                f"{self.base_url} did not answer with Zendesk API JSON ({what}): is it the "
-                "subdomain URL (https://<subdomain>.zendesk.com)?"
-            )
-        return data
+        url = f"{self.base_url}{path}"
+        return await self.send(method, url, what, params=params, content=content, headers=headers)
 
     async def export(
         self, *, cursor: str | None, start_time: int | None, per_page: int = EXPORT_PAGE
@@ -171,7 +112,7 @@ class ZendeskClient:
             raise ValueError("the export needs a cursor or a start time")
         what = "read the incremental ticket export"
         path = "/api/v2/incremental/tickets/cursor.json"
-        data = self._json(await self._request("GET", path, what, params=params), what)
+        data = self.json_object(await self._request("GET", path, what, params=params), what)
         tickets = data.get("tickets")
         after = data.get("after_cursor")
         if not isinstance(tickets, list) or "end_of_stream" not in data:
@@ -196,7 +137,7 @@ class ZendeskClient:
             params["page[after]"] = after
         what = f"read the comments of ticket {ticket_id}"
         path = f"/api/v2/tickets/{ticket_id}/comments.json"
-        data = self._json(await self._request("GET", path, what, params=params), what)
+        data = self.json_object(await self._request("GET", path, what, params=params), what)
         comments, users, meta = data.get("comments"), data.get("users"), data.get("meta")
         if not isinstance(comments, list):
             raise ConfigError(f"Zendesk answered {what} without a list of comments")
@@ -231,7 +172,7 @@ class ZendeskClient:
         """`GET /api/v2/tickets/{id}.json` → the ticket (endpoint ASSUMED, not in the contract)."""
         what = f"read ticket {ticket_id}"
         path = f"/api/v2/tickets/{ticket_id}.json"
-        data = self._json(await self._request("GET", path, what), what)
+        data = self.json_object(await self._request("GET", path, what), what)
         ticket = data.get("ticket")
         if not isinstance(ticket, dict):
             raise ConfigError(f"Zendesk answered {what} without a ticket")
@@ -251,7 +192,8 @@ class ZendeskClient:
     async def group(self, group_id: int) -> dict[str, Any]:
         """`GET /api/v2/groups/{id}.json` → the group (endpoint ASSUMED, not in the contract)."""
         what = f"read group {group_id}"
-        data = self._json(await self._request("GET", f"/api/v2/groups/{group_id}.json", what), what)
+        path = f"/api/v2/groups/{group_id}.json"
+        data = self.json_object(await self._request("GET", path, what), what)
         group = data.get("group")
         if not isinstance(group, dict):
             raise ConfigError(f"Zendesk answered {what} without a group")
@@ -262,6 +204,6 @@ class ZendeskClient:
         what = "read users"
         params: dict[str, str | int] = {"ids": ",".join(str(i) for i in user_ids)}
         path = "/api/v2/users/show_many.json"
-        data = self._json(await self._request("GET", path, what, params=params), what)
+        data = self.json_object(await self._request("GET", path, what, params=params), what)
         users = data.get("users")
         return users if isinstance(users, list) else []

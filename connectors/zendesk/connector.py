@@ -30,21 +30,21 @@ from connectors.base import (
     NormalizedPriority,
     NormalizedStatus,
     NotFound,
-    RateLimited,
     TicketSnapshot,
-    TransientError,
     Visibility,
     WriteNotApplied,
 )
+from connectors.feed import Page
+from connectors.http import Forbidden, first_request_failed
 from connectors.zendesk.changes import Lookups, TicketTranslator
-from connectors.zendesk.client import Forbidden, ZendeskClient
+from connectors.zendesk.client import ZendeskClient
 from connectors.zendesk.comments import newest_marked, with_marker
 from connectors.zendesk.config import ZendeskConfig
 from connectors.zendesk.cursor import Known, ZendeskCursor
 from connectors.zendesk.mapping import PRIORITY_MAP, STATUS_MAP
 from connectors.zendesk.models import ZendeskComment, ZendeskTicket
 from connectors.zendesk.people import Directory
-from connectors.zendesk.poll import Page, comments_since, description_is_public, emit_ticket
+from connectors.zendesk.poll import comments_since, description_is_public, emit_ticket
 
 MAX_EXPORTS = 3  # export requests per call (Zendesk allows 10 a minute, § 1a)
 LAG = 60  # § 1a: start_time "must be at least one minute in the past"
@@ -85,11 +85,6 @@ class ZendeskConnector(Connector):
         probe_start = int(self.clock().timestamp()) - LAG - 1
         try:
             await self.client.export(cursor=None, start_time=probe_start, per_page=1)
-        except TransientError as exc:
-            return Health(False, False, False, exc.message)
-        except RateLimited as exc:
-            wait = f"in {exc.retry_after:.0f} s" if exc.retry_after is not None else "later"
-            return Health(True, False, False, f"{exc.message}; try the check again {wait}")
         except Forbidden as exc:
             return Health(True, True, False, f"{exc.message}; {ADMIN_HINT}")
         except NotFound:
@@ -97,8 +92,8 @@ class ZendeskConnector(Connector):
                 f"{self.settings.url} has no Zendesk incremental export: is it the subdomain URL?"
             )
             return Health(True, False, False, detail)
-        except ConnectorError as exc:  # 401, or not Zendesk
-            return Health(True, False, False, exc.message)
+        except ConnectorError as exc:  # unreachable, throttled, 401, or not Zendesk
+            return first_request_failed(exc)
         group_id = self.settings.group_id
         if group_id is None:
             identity = f"zendesk:{self.settings.url}:all"

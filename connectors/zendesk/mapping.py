@@ -31,6 +31,5 @@ PRIORITY_MAP: Mapping[str, NormalizedPriority] = {
 
 # Normalized statuses after which a ticket counts as done: entering one is a resolution,
 # leaving one for any other status is a reopening.
-DONE: frozenset[NormalizedStatus] = frozenset({"resolved", "closed"})
 # Raw statuses after which nothing changes on the ticket any more (§ 5).
 TERMINAL = frozenset({"closed", "deleted"})

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from pydantic import ValidationError
 
 from connectors.base import ConnectorError, NotFound, Person
-from connectors.zendesk.client import Forbidden, InvalidRequest, ZendeskClient
+from connectors.http import Forbidden, InvalidRequest
+from connectors.zendesk.client import ZendeskClient
 from connectors.zendesk.models import ZendeskUser
 
 BATCH = 100

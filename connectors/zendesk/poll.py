@@ -5,26 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from connectors.base import TicketChange
+from connectors.feed import Page
 from connectors.zendesk.changes import TicketTranslator
 from connectors.zendesk.cursor import INCOMPLETE, Known, ZendeskCursor
 from connectors.zendesk.mapping import TERMINAL
 from connectors.zendesk.models import Tracked, ZendeskComment, ZendeskTicket
-
-MAX_CHANGES = 100  # per page, as the sync engine commits a page in one transaction
-
-
-class Page:
-    def __init__(self) -> None:
-        self.changes: list[TicketChange] = []
-        self.notes: list[str] = []
-
-    @property
-    def full(self) -> bool:
-        return len(self.changes) >= MAX_CHANGES
-
-    def fits(self, count: int) -> bool:
-        return not self.changes or len(self.changes) + count <= MAX_CHANGES
 
 
 def description_is_public(comments: list[ZendeskComment]) -> bool:

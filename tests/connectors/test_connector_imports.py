@@ -1,6 +1,8 @@
 """The Redmine, RT, ServiceNow, Jira SM, Zendesk and Freshservice connectors import only the
 standard library, httpx, pydantic and `connectors.base` (CONVENTIONS.md § Connectors), plus
-their own package."""
+their own package and the helpers they share: `connectors.http` (the HTTP edge of the four
+HTTP-API clients), `connectors.marker` (the marker on what Socialdesk writes) and
+`connectors.feed` (the page of changes a polling connector fills)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,14 @@ import pytest
 
 import connectors
 
-ALLOWED = {"httpx", "pydantic", "connectors.base"}
+ALLOWED = {
+    "httpx",
+    "pydantic",
+    "connectors.base",
+    "connectors.feed",
+    "connectors.http",
+    "connectors.marker",
+}
 
 
 def imported(path: Path) -> set[str]:

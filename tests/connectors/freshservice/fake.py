@@ -35,7 +35,6 @@ import base64
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,8 +43,9 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.base import ConnectorConfig, TicketChange
+from connectors.base import ConnectorConfig
 from connectors.freshservice.connector import FreshserviceConnector
+from tests.connectors.fake_support import FakeHttp
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 11, 28, 20, 0, 0, tzinfo=UTC)
@@ -82,10 +82,11 @@ class Account:
     can_view_tickets: bool = True
 
 
-class FakeFreshservice:
+class FakeFreshservice(FakeHttp):
     """An account with the IT and HR workspaces, an integration agent, people."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.now = T0
         self.ticket_ids = itertools.count(10)
         self.conversation_ids = itertools.count(21004158800)
@@ -108,10 +109,6 @@ class FakeFreshservice:
         self.workspaces = {IT: "IT", HR: "HR"}
         self.tickets: dict[int, dict[str, Any]] = {}
         self.conversations: dict[int, list[dict[str, Any]]] = {}
-        self.requests: list[httpx.Request] = []
-        self.after_request: Callable[[httpx.Request], None] | None = None
-        self.faults: dict[str, httpx.Response | Exception] = {}  # path → forced answer
-        self.throttled = 0  # answer this many next requests with 429 (§ 6)
         self.per_page_cap = 100  # § 0
         # ASSUMED misbehaviours the connector's read-back guards against:
         self.drop_writes = False  # a workflow drops the reply/note: 201, nothing stored
@@ -224,31 +221,18 @@ class FakeFreshservice:
 
     # --- HTTP --------------------------------------------------------------------------
 
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        response = self._answer(request)
+    def _every_answer(self, response: httpx.Response) -> None:
         response.headers["X-Ratelimit-Total"] = "500"  # § 6
         response.headers["X-Ratelimit-Remaining"] = "499"
-        if self.after_request is not None:
-            self.after_request(request)
-        return response
 
-    def _answer(self, request: httpx.Request) -> httpx.Response:
-        fault = self.faults.get(request.url.path)
-        if isinstance(fault, Exception):
-            raise fault
-        if fault is not None:
-            return fault
-        if self.throttled:
-            self.throttled -= 1
-            return httpx.Response(
-                429,
-                json={"description": "You have exceeded the limit of requests per minute"},
-                headers={"Retry-After": "37"},
-            )
+    def _throttle(self) -> httpx.Response:
+        return httpx.Response(
+            429,
+            json={"description": "You have exceeded the limit of requests per minute"},
+            headers={"Retry-After": "37"},
+        )
+
+    def _route(self, request: httpx.Request) -> httpx.Response:
         account = self._authenticate(request.headers.get("Authorization", ""))
         if account is None:
             return error(401, "Authentication failure", code="invalid_credentials")
@@ -440,23 +424,5 @@ def make_connector(
     return connector
 
 
-async def drain(
-    connector: FreshserviceConnector, cursor: str | None
-) -> tuple[list[TicketChange], str | None]:
-    """Every change ready now, page by page, and the last cursor."""
-    changes: list[TicketChange] = []
-    for _ in range(200):
-        page = await connector.changes_since(cursor)
-        changes += page.changes
-        cursor = page.cursor
-        if not page.has_more:
-            return changes, cursor
-    raise AssertionError("changes_since never ran dry")
-
-
 def listings(fake: FakeFreshservice) -> list[httpx.Request]:
     return [r for r in fake.requests if r.url.path == "/api/v2/tickets"]
-
-
-def ids(changes: Iterable[TicketChange]) -> list[str]:
-    return [c.source_id for c in changes]

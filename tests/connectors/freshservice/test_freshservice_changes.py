@@ -11,16 +11,10 @@ import httpx
 import pytest
 
 from connectors.base import ChangeKind, ConfigError, Visibility
+from connectors.feed import MAX_CHANGES
 from connectors.freshservice.cursor import FreshserviceCursor
-from connectors.freshservice.poll import MAX_CHANGES
-from tests.connectors.freshservice.fake import (
-    HR,
-    FakeFreshservice,
-    drain,
-    ids,
-    listings,
-    make_connector,
-)
+from tests.connectors.fake_support import drain, ids
+from tests.connectors.freshservice.fake import HR, FakeFreshservice, listings, make_connector
 
 ALEX = 21000418006
 

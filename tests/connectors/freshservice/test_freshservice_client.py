@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from connectors.base import AuthError, ConfigError, RateLimited, TransientError
-from connectors.freshservice.client import InvalidRequest, next_link
+from connectors.freshservice.client import next_link
+from connectors.http import InvalidRequest
 from tests.connectors.freshservice.fake import FakeFreshservice, error, listings, make_connector
 
 

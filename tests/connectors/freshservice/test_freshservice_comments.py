@@ -10,14 +10,8 @@ import pytest
 
 from connectors.base import AuthError, ConnectorError, NotFound, Visibility, WriteNotApplied
 from connectors.freshservice.comments import marker, split_marker
-from tests.connectors.freshservice.fake import (
-    AGENT,
-    HR,
-    FakeFreshservice,
-    drain,
-    error,
-    make_connector,
-)
+from tests.connectors.fake_support import drain
+from tests.connectors.freshservice.fake import AGENT, HR, FakeFreshservice, error, make_connector
 
 
 def one_ticket() -> tuple[FakeFreshservice, int]:

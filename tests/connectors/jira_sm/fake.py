@@ -37,7 +37,7 @@ import base64
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,8 +47,9 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import SecretStr
 
-from connectors.base import ConnectorConfig, TicketChange
+from connectors.base import ConnectorConfig
 from connectors.jira_sm.connector import JiraSMConnector
+from tests.connectors.fake_support import FakeHttp
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 11, 28, 20, 36, 52, 250000, tzinfo=UTC)
@@ -104,10 +105,11 @@ class Account:
         }
 
 
-class FakeJira:
+class FakeJira(FakeHttp):
     """A site with the IT service desk (project ITSD, service desk 4), agents and customers."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.now = T0
         self.ids = itertools.count(10001)
         self.accounts = [
@@ -128,10 +130,6 @@ class FakeJira:
         self.issues: list[dict[str, Any]] = []
         self.histories: dict[str, list[dict[str, Any]]] = {}
         self.comments: dict[str, list[dict[str, Any]]] = {}
-        self.requests: list[httpx.Request] = []
-        self.after_request: Callable[[httpx.Request], None] | None = None
-        self.faults: dict[str, httpx.Response | Exception] = {}
-        self.throttled = 0
         self.retry_after: str | None = "7"
         self.query_zone: str | None = None  # ASSUMED knob: read JQL dates in this zone
         self.customer_internal = "refuse"
@@ -268,25 +266,7 @@ class FakeJira:
 
     # --- HTTP --------------------------------------------------------------------------
 
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        response = self._answer(request)
-        if self.after_request is not None:
-            self.after_request(request)
-        return response
-
-    def _answer(self, request: httpx.Request) -> httpx.Response:
-        fault = self.faults.get(request.url.path)
-        if isinstance(fault, Exception):
-            raise fault
-        if fault is not None:
-            return fault
-        if self.throttled:
-            self.throttled -= 1
-            return self._throttle()
+    def _route(self, request: httpx.Request) -> httpx.Response:
         account = self._authenticate(request.headers.get("Authorization", ""))
         if account is None:  # § 7; the exact text is ASSUMED
             return error(401, "Client must be authenticated to access this resource.")
@@ -537,24 +517,6 @@ def make_connector(
         settings={"project": PROJECT, "service_desk_id": DESK, **settings},
     )
     return JiraSMConnector(config, httpx.AsyncClient(transport=fake.transport()))
-
-
-async def drain(
-    connector: JiraSMConnector, cursor: str | None
-) -> tuple[list[TicketChange], str | None]:
-    """Every change ready now, page by page, and the last cursor."""
-    changes: list[TicketChange] = []
-    for _ in range(100):
-        page = await connector.changes_since(cursor)
-        changes += page.changes
-        cursor = page.cursor
-        if not page.has_more:
-            return changes, cursor
-    raise AssertionError("changes_since never ran dry")
-
-
-def ids(changes: Iterable[TicketChange]) -> list[str]:
-    return [c.source_id for c in changes]
 
 
 def searches(fake: FakeJira) -> list[httpx.Request]:

@@ -8,7 +8,8 @@ import json
 from datetime import timedelta
 
 from connectors.base import ChangeKind, Person, Visibility
-from tests.connectors.jira_sm.fake import FakeJira, drain, ids, make_connector, searches
+from tests.connectors.fake_support import drain, ids
+from tests.connectors.jira_sm.fake import FakeJira, make_connector, searches
 
 
 def one_request() -> tuple[FakeJira, dict[str, object]]:

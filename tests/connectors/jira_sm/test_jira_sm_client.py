@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from connectors.base import RateLimited, TransientError
-from tests.connectors.jira_sm.fake import FakeJira, drain, make_connector, searches
+from tests.connectors.fake_support import drain
+from tests.connectors.jira_sm.fake import FakeJira, make_connector, searches
 
 
 class TestPaging:

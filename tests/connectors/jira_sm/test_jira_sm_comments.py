@@ -10,7 +10,8 @@ import pytest
 
 from connectors.base import AuthError, ChangeKind, NotFound, Visibility, WriteNotApplied
 from connectors.jira_sm.comments import marker, split_marker, with_marker
-from tests.connectors.jira_sm.fake import FakeJira, drain, make_connector
+from tests.connectors.fake_support import drain
+from tests.connectors.jira_sm.fake import FakeJira, make_connector
 
 
 def one_request() -> FakeJira:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 
 from connectors.base import ChangeKind, Person, Visibility
-from tests.connectors.redmine.fake_redmine import FakeRedmine, drain, fixture, make_connector
+from tests.connectors.fake_support import drain
+from tests.connectors.redmine.fake_redmine import FakeRedmine, fixture, make_connector
 
 
 def readme_issue() -> FakeRedmine:

@@ -9,7 +9,8 @@ import pytest
 
 from connectors.base import ChangeKind, Visibility, WriteNotApplied
 from connectors.redmine.comments import marker, split_marker, with_marker
-from tests.connectors.redmine.fake_redmine import FakeRedmine, drain, empty, make_connector
+from tests.connectors.fake_support import drain
+from tests.connectors.redmine.fake_redmine import FakeRedmine, empty, make_connector
 
 
 def one_issue() -> FakeRedmine:

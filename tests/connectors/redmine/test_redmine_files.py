@@ -20,7 +20,8 @@ from connectors.base import (
     WriteNotApplied,
     add_comment_with_files,
 )
-from tests.connectors.redmine.fake_redmine import FakeRedmine, drain, make_connector
+from tests.connectors.fake_support import drain
+from tests.connectors.redmine.fake_redmine import FakeRedmine, make_connector
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

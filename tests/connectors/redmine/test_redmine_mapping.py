@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import STATUSES, ChangeKind, NormalizedStatus
-from connectors.redmine.changes import status_kind
+from connectors.base import STATUSES, ChangeKind, NormalizedStatus, status_kind
 from connectors.redmine.mapping import PRIORITY_MAP, STATUS_MAP
 from tests.connectors.redmine.fake_redmine import FakeRedmine, fixture, make_connector
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.base import ConnectorConfig, TicketChange
+from connectors.base import ConnectorConfig
 from connectors.rt.connector import RTConnector
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -355,17 +355,3 @@ def make_connector(
         url=url, secrets={"token": SecretStr(token)}, settings={"queue": "IT-Services", **settings}
     )
     return RTConnector(config, httpx.AsyncClient(transport=fake.transport()))
-
-
-async def drain(
-    connector: RTConnector, cursor: str | None
-) -> tuple[list[TicketChange], str | None]:
-    """Every change ready now, page by page, and the last cursor."""
-    changes: list[TicketChange] = []
-    for _ in range(100):
-        page = await connector.changes_since(cursor)
-        changes += page.changes
-        cursor = page.cursor
-        if not page.has_more:
-            return changes, cursor
-    raise AssertionError("changes_since never ran dry")

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from connectors.base import ChangeKind, Visibility
 from connectors.rt.cursor import RTCursor
-from tests.connectors.rt.fake_rt import FakeRT, drain, make_connector
+from tests.connectors.fake_support import drain
+from tests.connectors.rt.fake_rt import FakeRT, make_connector
 
 PUBLIC, INTERNAL = Visibility.PUBLIC, Visibility.INTERNAL
 

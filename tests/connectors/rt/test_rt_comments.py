@@ -10,7 +10,8 @@ import pytest
 
 from connectors.base import AuthError, ChangeKind, NotFound, Visibility, WriteNotApplied
 from connectors.rt.comments import with_marker
-from tests.connectors.rt.fake_rt import FakeRT, drain, make_connector
+from tests.connectors.fake_support import drain
+from tests.connectors.rt.fake_rt import FakeRT, make_connector
 
 
 def one_ticket() -> FakeRT:

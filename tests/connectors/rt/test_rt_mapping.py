@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import STATUSES, ChangeKind, NormalizedStatus
-from connectors.rt.changes import status_kind
+from connectors.base import STATUSES, ChangeKind, NormalizedStatus, status_kind
 from connectors.rt.mapping import STATUS_MAP
 from tests.connectors.rt.fake_rt import FakeRT, make_connector
 

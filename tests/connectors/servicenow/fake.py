@@ -32,7 +32,6 @@ import json
 import operator
 import random
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -43,8 +42,9 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr
 
-from connectors.base import ConnectorConfig, TicketChange
+from connectors.base import ConnectorConfig
 from connectors.servicenow.connector import ServiceNowConnector
+from tests.connectors.fake_support import FakeHttp
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 11, 28, 20, 36, 52, tzinfo=UTC)
@@ -121,10 +121,11 @@ class Account:
     cannot_write: set[str] = field(default_factory=set)
 
 
-class FakeServiceNow:
+class FakeServiceNow(FakeHttp):
     """An instance with an `incident` table, the Service Desk and Network groups and users."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.now = T0
         self.ids = (f"{n:032x}" for n in itertools.count(0xA000))
         self.numbers = itertools.count(10001)
@@ -159,11 +160,6 @@ class FakeServiceNow:
             {"sys_id": SERVICE_DESK, "name": "Service Desk"},
             {"sys_id": NETWORK, "name": "Network"},
         ]
-        self.requests: list[httpx.Request] = []
-        # Called after each answer: lets a test change the instance between two requests.
-        self.after_request: Callable[[httpx.Request], None] | None = None
-        self.faults: dict[str, httpx.Response | Exception] = {}  # path → forced answer
-        self.throttled = 0  # answer this many next requests with 429
         # ASSUMED (§ 9 leaves it open): a date in a query read in the account's time zone,
         # this many hours from UTC (0: read as UTC, as the connector writes it).
         self.query_zone_hours = 0
@@ -261,26 +257,10 @@ class FakeServiceNow:
 
     # --- HTTP --------------------------------------------------------------------------
 
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        response = self._answer(request)
+    def _every_answer(self, response: httpx.Response) -> None:
         response.headers["Date"] = format_datetime(self.now, usegmt=True)
-        if self.after_request is not None:
-            self.after_request(request)
-        return response
 
-    def _answer(self, request: httpx.Request) -> httpx.Response:
-        fault = self.faults.get(request.url.path)
-        if isinstance(fault, Exception):
-            raise fault
-        if fault is not None:
-            return fault
-        if self.throttled:
-            self.throttled -= 1
-            return self._throttle()
+    def _route(self, request: httpx.Request) -> httpx.Response:
         account = self._authenticate(request.headers.get("Authorization", ""))
         if account is None:
             body = fixture("error_bodies.json")["401"]
@@ -474,23 +454,5 @@ def make_connector(
     return ServiceNowConnector(config, httpx.AsyncClient(transport=fake.transport()))
 
 
-async def drain(
-    connector: ServiceNowConnector, cursor: str | None
-) -> tuple[list[TicketChange], str | None]:
-    """Every change ready now, page by page, and the last cursor."""
-    changes: list[TicketChange] = []
-    for _ in range(100):
-        page = await connector.changes_since(cursor)
-        changes += page.changes
-        cursor = page.cursor
-        if not page.has_more:
-            return changes, cursor
-    raise AssertionError("changes_since never ran dry")
-
-
 def listings(fake: FakeServiceNow, table: str = "incident") -> list[httpx.Request]:
     return [r for r in fake.requests if r.url.path == f"/api/now/table/{table}"]
-
-
-def ids(changes: Iterable[TicketChange]) -> list[str]:
-    return [c.source_id for c in changes]

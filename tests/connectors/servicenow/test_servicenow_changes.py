@@ -10,15 +10,8 @@ import httpx
 
 from connectors.base import ChangeKind, Person, Visibility
 from connectors.servicenow.cursor import MAX_KNOWN, ServiceNowCursor
-from tests.connectors.servicenow.fake import (
-    NETWORK,
-    URL,
-    FakeServiceNow,
-    drain,
-    ids,
-    listings,
-    make_connector,
-)
+from tests.connectors.fake_support import drain, ids
+from tests.connectors.servicenow.fake import NETWORK, URL, FakeServiceNow, listings, make_connector
 
 ENTRIES = ("4db0e8cb1bcccc106a4a85507e4bcba2", "2c6420c31b0000506a4a85507e4bcb82")
 README_ID = "965f140bdb4c8c105f6f00b5ca961922"

@@ -19,17 +19,12 @@ from connectors.base import (
     RateLimited,
     TransientError,
 )
-from connectors.servicenow.client import InvalidRequest, _next_offset
+from connectors.http import InvalidRequest
+from connectors.servicenow.client import _next_offset
 from connectors.servicenow.connector import ServiceNowConnector
 from connectors.servicenow.models import parse_timestamp, servicenow_timestamp
-from tests.connectors.servicenow.fake import (
-    URL,
-    FakeServiceNow,
-    drain,
-    error,
-    fixture,
-    make_connector,
-)
+from tests.connectors.fake_support import drain
+from tests.connectors.servicenow.fake import URL, FakeServiceNow, error, fixture, make_connector
 
 PASSWORD = "s3cret-pass"
 LISTING = "/api/now/table/incident"

@@ -10,7 +10,8 @@ import pytest
 
 from connectors.base import AuthError, ChangeKind, NotFound, Visibility, WriteNotApplied
 from connectors.servicenow.comments import marker, split_marker, with_marker
-from tests.connectors.servicenow.fake import FakeServiceNow, drain, error, make_connector
+from tests.connectors.fake_support import drain
+from tests.connectors.servicenow.fake import FakeServiceNow, error, make_connector
 
 
 def one_incident() -> tuple[FakeServiceNow, dict[str, str]]:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,8 +40,9 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from connectors.base import ConnectorConfig, TicketChange
+from connectors.base import ConnectorConfig
 from connectors.zendesk.connector import ZendeskConnector
+from tests.connectors.fake_support import FakeHttp
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 11, 28, 20, 0, 0, tzinfo=UTC)
@@ -85,10 +85,11 @@ class User:
     token: str | None = None
 
 
-class FakeZendesk:
+class FakeZendesk(FakeHttp):
     """An account with the Support and Network groups, an admin integration user, agents."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.now = T0
         self.ticket_ids = itertools.count(35436)
         self.comment_ids = itertools.count(1274)
@@ -101,10 +102,6 @@ class FakeZendesk:
         self.groups = {SUPPORT: "Support", NETWORK: "Network"}
         self.tickets: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
-        self.requests: list[httpx.Request] = []
-        self.after_request: Callable[[httpx.Request], None] | None = None
-        self.faults: dict[str, httpx.Response | Exception] = {}  # path → forced answer
-        self.throttled = 0  # answer this many next requests with 429 (§ 6)
         # ASSUMED misbehaviours the connector's read-back guards against:
         self.drop_comments = False  # a trigger/app drops the comment: 200, nothing stored
         self.ignore_public_flag = False  # stores every comment public, whatever was sent
@@ -207,25 +204,7 @@ class FakeZendesk:
 
     # --- HTTP --------------------------------------------------------------------------
 
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        response = self._answer(request)
-        if self.after_request is not None:
-            self.after_request(request)
-        return response
-
-    def _answer(self, request: httpx.Request) -> httpx.Response:
-        fault = self.faults.get(request.url.path)
-        if isinstance(fault, Exception):
-            raise fault
-        if fault is not None:
-            return fault
-        if self.throttled:
-            self.throttled -= 1
-            return self._throttle()
+    def _route(self, request: httpx.Request) -> httpx.Response:
         user = self._authenticate(request.headers.get("Authorization", ""))
         if user is None:
             return error(401, "Couldn't authenticate you", "")
@@ -409,23 +388,5 @@ def make_connector(
     return connector
 
 
-async def drain(
-    connector: ZendeskConnector, cursor: str | None
-) -> tuple[list[TicketChange], str | None]:
-    """Every change ready now, page by page, and the last cursor."""
-    changes: list[TicketChange] = []
-    for _ in range(200):
-        page = await connector.changes_since(cursor)
-        changes += page.changes
-        cursor = page.cursor
-        if not page.has_more:
-            return changes, cursor
-    raise AssertionError("changes_since never ran dry")
-
-
 def exports(fake: FakeZendesk) -> list[httpx.Request]:
     return [r for r in fake.requests if r.url.path == "/api/v2/incremental/tickets/cursor.json"]
-
-
-def ids(changes: Iterable[TicketChange]) -> list[str]:
-    return [c.source_id for c in changes]

@@ -1,29 +1,35 @@
 """A Zendesk account added, synced and written back through the HTTP API, against the fake.
 
-The app's outbound HTTP client is `Runtime.http` (what `create_app` hands the endpoints as
-`app.state.http`); here it is an `httpx.AsyncClient` on the fake's MockTransport. The
-database is the real one of the test run (SQLite or PostgreSQL), not a mock. The fake's
-clock is set to the real one, so the export's minute of lag is real time to it.
+The harness (the app on a runtime whose HTTP client is bound to the fake, an admin, the
+add/sync/refuse calls) is `tests/connectors/api_support.py`; the database is the real one
+of the test run (SQLite or PostgreSQL), not a mock. The fake's clock is set to the real
+one, so the export's minute of lag is real time to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
-from app.main import create_app
-from app.models import Role
 from app.runtime import Runtime
-from app.sync.writeback import do_write_back
-from tests.conftest import make_runtime
+from tests.connectors.api_support import (
+    add,
+    clash,
+    kinds,
+    refused,
+    requester,
+    sync,
+    the_ticket,
+    timeline,
+    write_back_twice,
+)
 from tests.connectors.zendesk.fake import SUPPORT, TOKEN, URL, FakeZendesk
-from tests.factories import auth, create_user
+
+pytest_plugins = ["tests.connectors.api_support"]
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -54,96 +60,53 @@ def fake() -> FakeZendesk:
     return fake
 
 
-@pytest.fixture
-async def runtime(
-    settings: Settings, db: async_sessionmaker[AsyncSession], fake: FakeZendesk
-) -> AsyncIterator[Runtime]:
-    runtime = make_runtime(settings, db)
-    await runtime.http.aclose()
-    runtime.http = httpx.AsyncClient(transport=fake.transport())
-    yield runtime
-    await runtime.http.aclose()
-
-
-@pytest.fixture
-async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime.settings, runtime=runtime)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(session: AsyncSession) -> dict[str, str]:
-    _, token = await create_user(session, role=Role.ADMIN)
-    await session.commit()
-    return auth(token)
-
-
 async def test_add_sync_and_read_the_mirror(
     api: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
 ) -> None:
-    _, requester = await create_user(session, email="rita@example.com", name="Rita")
-    await session.commit()
-    added = await api.post("/api/v1/connectors", json=body(), headers=admin)
-    assert added.status_code == 201, added.text
+    rita = await requester(session, "rita@example.com", "Rita")
+    added = await add(api, admin, body())
     connector = added.json()
     assert connector["secret_names"] == ["api_token", "email", "webhook_secret"]
     assert connector["remote_identity"] == f"zendesk:{URL}:group:{SUPPORT}"
     assert TOKEN not in added.text
     assert "whsec-Zq81x" not in added.text
 
-    synced = await api.post(f"/api/v1/connectors/{connector['id']}/sync", headers=admin)
-    assert synced.status_code == 200, synced.text
-    assert (synced.json()["tickets_created"], synced.json()["events_ingested"]) == (1, 4)
+    synced = await sync(api, admin, connector)
+    assert (synced["tickets_created"], synced["events_ingested"]) == (1, 4)
 
-    listed = await api.get(f"/api/v1/tickets?connector_id={connector['id']}", headers=admin)
-    [ticket] = listed.json()["items"]
+    ticket = await the_ticket(api, admin, connector)
     assert (ticket["external_id"], ticket["status"]) == ("35436", "new")
-    timeline = await api.get(f"/api/v1/tickets/{ticket['id']}/timeline", headers=admin)
-    kinds = [(e["kind"], e["visibility"]) for e in timeline.json()["items"]]
-    assert kinds == [
+    assert kinds(await timeline(api, admin, ticket)) == [
         ("ticket.created", "public"),
         ("ticket.commented", "public"),
         ("ticket.commented", "public"),
         ("ticket.commented", "internal"),
     ]
     # The requester, matched by e-mail, sees their ticket without the internal note.
-    mine = await api.get(f"/api/v1/tickets/{ticket['id']}/timeline", headers=auth(requester))
-    assert mine.status_code == 200, mine.text
+    mine = await timeline(api, rita, ticket)
     assert [e["visibility"] for e in mine.json()["items"]] == ["public"] * 3
     assert "vpn-02" not in mine.text
 
-    again = await api.post(f"/api/v1/connectors/{connector['id']}/sync", headers=admin)
-    assert again.json()["events_ingested"] == 0
+    assert (await sync(api, admin, connector))["events_ingested"] == 0
 
 
 async def test_our_write_back_is_not_ingested_twice(
-    api: httpx.AsyncClient, admin: dict[str, str], runtime: Runtime, fake: FakeZendesk
+    api: httpx.AsyncClient, admin: dict[str, str], fake_runtime: Runtime, fake: FakeZendesk
 ) -> None:
-    connector = (await api.post("/api/v1/connectors", json=body(), headers=admin)).json()
-    await api.post(f"/api/v1/connectors/{connector['id']}/sync", headers=admin)
-    [ticket] = (await api.get("/api/v1/tickets", headers=admin)).json()["items"]
+    connector = (await add(api, admin, body())).json()
+    await sync(api, admin, connector)
+    ticket = await the_ticket(api, admin)
 
-    async def write() -> Any:
-        return await do_write_back(
-            runtime.sessionmaker,
-            box=runtime.box,
-            http=runtime.http,
-            ticket_id=ticket["id"],
-            body="Looking at vpn-02 now.",
-            idempotency_key="chat:41",
-            visibility="internal",
-        )
-
-    written, again = await write(), await write()
+    written, again = await write_back_twice(
+        fake_runtime, ticket, "Looking at vpn-02 now.", "internal"
+    )
     assert again.external_comment_id == written.external_comment_id
     [ours] = [c for c in fake.comments[35436] if c["body"].endswith("[sd:chat:41]")]
     assert (str(ours["id"]), ours["public"]) == (written.external_comment_id, False)
 
     fake.now = datetime.now(UTC) + timedelta(minutes=2)  # past the export's minute
-    synced = await api.post(f"/api/v1/connectors/{connector['id']}/sync", headers=admin)
-    assert (synced.json()["own_writes"], synced.json()["events_ingested"]) == (1, 0)
+    synced = await sync(api, admin, connector)
+    assert (synced["own_writes"], synced["events_ingested"]) == (1, 0)
 
 
 @pytest.mark.parametrize(
@@ -164,19 +127,10 @@ async def test_our_write_back_is_not_ingested_twice(
 async def test_a_refused_configuration_is_not_saved(
     api: httpx.AsyncClient, admin: dict[str, str], changes: dict[str, Any], words: str
 ) -> None:
-    refused = await api.post("/api/v1/connectors", json=body(**changes), headers=admin)
-    assert refused.status_code == 422, refused.text
-    assert refused.json()["error"]["code"] == "connector_check_failed"
-    assert words in refused.json()["error"]["message"]
-    assert "tok-expired-77" not in refused.text
-    listed = await api.get("/api/v1/connectors", headers=admin)
-    assert listed.json() == []
+    answer = await refused(api, admin, body(**changes))
+    assert words in answer.json()["error"]["message"]
+    assert "tok-expired-77" not in answer.text
 
 
 async def test_the_same_group_is_added_once(api: httpx.AsyncClient, admin: dict[str, str]) -> None:
-    assert (await api.post("/api/v1/connectors", json=body(), headers=admin)).status_code == 201
-    clash = await api.post(
-        "/api/v1/connectors", json=body(name="Again", url=f"{URL}/agent/"), headers=admin
-    )
-    assert clash.status_code == 409
-    assert clash.json()["error"]["code"] == "connector_exists"
+    await clash(api, admin, body(), body(name="Again", url=f"{URL}/agent/"))

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from connectors.base import ChangeKind, ConfigError, Visibility
+from connectors.feed import MAX_CHANGES
 from connectors.zendesk.cursor import ZendeskCursor
-from connectors.zendesk.poll import MAX_CHANGES
-from tests.connectors.zendesk.fake import NETWORK, FakeZendesk, drain, exports, ids, make_connector
+from tests.connectors.fake_support import drain, ids
+from tests.connectors.zendesk.fake import NETWORK, FakeZendesk, exports, make_connector
 
 AGENT = 235323
 

@@ -17,9 +17,10 @@ from connectors.base import (
     TransientError,
     Visibility,
 )
-from connectors.zendesk.client import InvalidRequest
+from connectors.http import InvalidRequest
 from connectors.zendesk.config import ZendeskConfig
-from tests.connectors.zendesk.fake import URL, FakeZendesk, drain, make_connector
+from tests.connectors.fake_support import drain
+from tests.connectors.zendesk.fake import URL, FakeZendesk, make_connector
 
 EXPORT = "/api/v2/incremental/tickets/cursor.json"
 

@@ -9,9 +9,10 @@ import json
 import pytest
 
 from connectors.base import AuthError, ChangeKind, NotFound, Visibility, WriteNotApplied
-from connectors.zendesk.client import InvalidRequest
+from connectors.http import InvalidRequest
 from connectors.zendesk.comments import marker, split_marker, with_marker
-from tests.connectors.zendesk.fake import FakeZendesk, drain, error, make_connector
+from tests.connectors.fake_support import drain
+from tests.connectors.zendesk.fake import FakeZendesk, error, make_connector
 
 
 def one_ticket(*, public: bool = True) -> tuple[FakeZendesk, int]:

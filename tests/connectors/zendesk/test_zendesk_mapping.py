@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from connectors.base import ChangeKind, Person, Visibility
-from tests.connectors.zendesk.fake import FakeZendesk, drain, make_connector
+from tests.connectors.fake_support import drain
+from tests.connectors.zendesk.fake import FakeZendesk, make_connector
 
 
 @pytest.mark.parametrize(
