@@ -91,9 +91,12 @@ _ALWAYS = re.compile(
 )
 
 
+_TICKET_PATH = re.compile(r"^(?:/api/v1)?/tickets/(\d+)(?:/.*)?$")
+
+
 def scope_allows(path: str, ticket_id: int) -> bool:
-    """Whether a session scoped to `ticket_id` may request `path`."""
+    """Whether a session scoped to `ticket_id` may request `path` (checked per request)."""
     if _ALWAYS.match(path):
         return True
-    prefix = re.escape(str(ticket_id))
-    return re.match(rf"^(/api/v1)?/tickets/{prefix}(/.*)?$", path) is not None
+    found = _TICKET_PATH.match(path)
+    return found is not None and int(found[1]) == ticket_id

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.auth import sessions
 from app.auth.sso import saml
+from app.auth.sso.logins import FLOW_LIFETIME
 from app.auth.sso.oidc import SsoError
 from app.deps import AppSettings, Session
 from app.web.context import render_login, safe_next, set_session_cookie, viewer
@@ -75,7 +76,7 @@ async def saml_start(
     response.set_cookie(
         saml.FLOW_COOKIE,
         key,
-        max_age=int(saml.FLOW_LIFETIME.total_seconds()),
+        max_age=int(FLOW_LIFETIME.total_seconds()),
         path=_FLOW_COOKIE_PATH,
         httponly=True,
         # The IdP's answer is a cross-site POST, on which browsers send only SameSite=None

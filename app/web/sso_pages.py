@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.auth import sessions
 from app.auth.sso import flow
+from app.auth.sso.logins import FLOW_LIFETIME
 from app.auth.sso.oidc import SsoError, client_for
 from app.config import Settings, SsoProvider
 from app.deps import AppSettings, Session
@@ -70,7 +71,7 @@ async def sso_start(
     response.set_cookie(
         flow.FLOW_COOKIE,
         key,
-        max_age=int(flow.FLOW_LIFETIME.total_seconds()),
+        max_age=int(FLOW_LIFETIME.total_seconds()),
         path=_FLOW_COOKIE_PATH,
         httponly=True,
         samesite="lax",  # sent on the provider's top-level redirect back, not on sub-requests

@@ -13,7 +13,6 @@ pysaml2 is synchronous and runs xmlsec1 as a subprocess, so parsing runs in a th
 from __future__ import annotations
 
 import asyncio
-import hmac
 import secrets
 import shutil
 import time
@@ -31,15 +30,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.sso.logins import do_start_login, do_take_login
 from app.auth.sso.oidc import SsoError
 from app.auth.sso.provisioning import ProviderAccount, audit, do_sign_in, groups_from
 from app.config import SamlProvider
 from app.kit.clock import utcnow
-from app.kit.secrets import hash_token
-from app.models import SamlAssertion, SsoLogin, User
+from app.models import SamlAssertion, User
 
 FLOW_COOKIE = "sd_saml"
-FLOW_LIFETIME = timedelta(minutes=10)
 CLOCK_SKEW_SECONDS = 60
 METADATA_TTL_SECONDS = 600  # the IdP's keys are re-read this often (rotation)
 _metadata_cache: dict[str, tuple[float, str]] = {}
@@ -117,7 +115,6 @@ async def do_begin(
     """The IdP's URL carrying our AuthnRequest, and the cookie value tying it to this browser."""
     metadata_xml = await idp_metadata(provider, http)
     now = utcnow()
-    await session.execute(delete(SsoLogin).where(SsoLogin.expires_at <= now))
     await session.execute(delete(SamlAssertion).where(SamlAssertion.expires_at <= now))
     relay_state = secrets.token_urlsafe(32)
     try:
@@ -132,19 +129,14 @@ async def do_begin(
             detail=f"authn request: {exc!r}"[:300],
         ) from None
     location = dict(info["headers"])["Location"]
-    key = secrets.token_urlsafe(32)
-    session.add(
-        SsoLogin(
-            key_hash=hash_token(key),
-            provider=provider.name,
-            state=request_id,  # the AuthnRequest ID, which the response's InResponseTo names
-            nonce=relay_state,
-            code_verifier="",
-            next_path=next_path,
-            expires_at=now + FLOW_LIFETIME,
-        )
+    key = await do_start_login(
+        session,
+        provider.name,
+        state=request_id,  # the AuthnRequest ID, which the response's InResponseTo names
+        nonce=relay_state,
+        code_verifier="",
+        next_path=next_path,
     )
-    await session.flush()
     return str(location), key
 
 
@@ -182,7 +174,9 @@ async def do_finish(
 ) -> tuple[User, str]:
     """The signed-in user and where they were going; SsoError otherwise."""
     try:
-        login = await _take(session, provider, flow_key, relay_state)
+        login = await do_take_login(
+            session, provider.name, flow_key, presented=relay_state, expected=lambda r: r.nonce
+        )
         if not saml_response:
             raise SsoError("The sign-in service sent no answer. Start again.", detail="empty")
         client = _client(urls, await idp_metadata(provider, http))
@@ -246,36 +240,3 @@ async def _remember(
             await session.flush()
     except IntegrityError:  # the same response posted twice at once
         raise replay from None
-
-
-async def _take(
-    session: AsyncSession, provider: SamlProvider, flow_key: str | None, relay_state: str | None
-) -> SsoLogin:
-    """The sign-in this browser began, removed so it cannot be finished twice."""
-    if not flow_key:
-        raise SsoError(
-            "This sign-in was started in another browser or has expired. Start again.",
-            detail="no flow cookie",
-        )
-    login = (
-        await session.execute(
-            select(SsoLogin).where(
-                SsoLogin.key_hash == hash_token(flow_key), SsoLogin.provider == provider.name
-            )
-        )
-    ).scalar_one_or_none()
-    if login is None:
-        raise SsoError(
-            "This sign-in has already been used or has expired. Start again.",
-            detail="unknown or used flow",
-        )
-    await session.delete(login)
-    await session.flush()
-    if login.expires_at <= utcnow():
-        raise SsoError("This sign-in has expired. Start again.", detail="flow expired")
-    if not relay_state or not hmac.compare_digest(relay_state.encode(), login.nonce.encode()):
-        raise SsoError(
-            "This sign-in does not match the one this browser started. Start again.",
-            detail="relay state mismatch",
-        )
-    return login
