@@ -73,6 +73,9 @@ async def _preferences(
     """The preferences page, with what the person follows (and can stop following)."""
     prefs = await preferences.get_preferences(session, user=current.user)
     tickets, services = await following.my_follows(session, user=current.user)
+    scope = current.web_session.scope_ticket_id
+    if scope is not None:  # opened from a ticket link: other tickets' titles stay hidden
+        tickets = [t for t in tickets if t.ticket_id == scope]
     names = await visible_service_names(
         session, slugs=[s.service for s in services], user=current.user
     )

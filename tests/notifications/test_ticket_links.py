@@ -91,6 +91,10 @@ async def test_a_requesters_mail_opens_that_ticket_and_only_that_ticket(
     listing = await client.get("/api/v1/tickets")
     assert listing.status_code == 403
     assert (await client.get("/inbox")).status_code == 303
+    preferences = await client.get("/preferences")  # reachable, but shows this ticket only
+    assert preferences.status_code == 200
+    assert "VPN drops every hour" in preferences.text
+    assert "Salary question" not in preferences.text
     token = await client.post(
         "/api/v1/me/tokens", json={"name": "x"}, headers={"X-CSRF-Token": csrf}
     )
