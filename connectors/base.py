@@ -47,6 +47,11 @@ class Capability(StrEnum):
     WRITE_FILES = "write_files"
 
 
+# The payload key of a change Socialdesk itself wrote (its write-back idempotency key, read
+# back from the marker): the sync engine counts such changes as own writes, never ingests them.
+IDEMPOTENCY_KEY = "socialdesk_idempotency_key"
+
+
 class Visibility(StrEnum):
     PUBLIC = "public"
     INTERNAL = "internal"

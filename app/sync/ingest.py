@@ -19,7 +19,7 @@ from app.kit.clock import utcnow
 from app.models import ConnectorInstance, ConnectorWrite, Ticket, TicketEvent, User
 from app.policy.decisions.ticket_events import notify_ticket_events
 from app.realtime.bus import Bus
-from connectors.base import ChangePage, Person, TicketChange, TicketSnapshot
+from connectors.base import IDEMPOTENCY_KEY, ChangePage, Person, TicketChange, TicketSnapshot
 
 
 @dataclass
@@ -37,7 +37,6 @@ class IngestResult:
 PENDING_WRITE = "pending:"
 # Connectors carry the idempotency key of a comment we wrote in its payload, in the form
 # their marker line uses: the key itself when plain, else a digest of it.
-IDEMPOTENCY_KEY = "socialdesk_idempotency_key"
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 MAX_SKIPPED_SHOWN = 10
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import (
+    IDEMPOTENCY_KEY,
     ChangeKind,
     NormalizedPriority,
     NormalizedStatus,
@@ -33,7 +34,6 @@ from connectors.freshservice.mapping import raw_status
 from connectors.freshservice.models import Conversation, Ticket, Tracked, iso
 
 PREFIX = "freshservice"
-IDEMPOTENCY_KEY = "socialdesk_idempotency_key"  # what app.sync.ingest looks for
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import (
+    IDEMPOTENCY_KEY,
     ChangeKind,
     NormalizedPriority,
     NormalizedStatus,
@@ -92,7 +93,7 @@ class IssueTranslator:
         body, key = split_marker(comment.body)
         payload: dict[str, Any] = {"public": comment.public}
         if key is not None:
-            payload["socialdesk_idempotency_key"] = key
+            payload[IDEMPOTENCY_KEY] = key
         return TicketChange(
             source_id=f"{PREFIX}:comment:{comment.id}",
             kind=ChangeKind.COMMENTED,

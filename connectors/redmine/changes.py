@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import (
+    IDEMPOTENCY_KEY,
     ChangeKind,
     NormalizedPriority,
     NormalizedStatus,
@@ -112,7 +113,7 @@ class IssueTranslator:
         body, key = split_marker(journal.notes or "")
         payload: dict[str, Any] = {"private_notes": journal.private_notes}
         if key is not None:
-            payload["socialdesk_idempotency_key"] = key
+            payload[IDEMPOTENCY_KEY] = key
         return TicketChange(
             source_id=f"redmine:journal:{journal.id}",
             kind=ChangeKind.COMMENTED,
@@ -134,7 +135,7 @@ class IssueTranslator:
             suffix += f":{detail.new_value or detail.old_value}"
         ours = key is not None and detail.property == "attachment"
         if ours:
-            payload["socialdesk_idempotency_key"] = key
+            payload[IDEMPOTENCY_KEY] = key
         return TicketChange(
             source_id=f"redmine:journal:{journal.id}:{suffix}",
             kind=kind,

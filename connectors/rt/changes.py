@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import (
+    IDEMPOTENCY_KEY,
     ChangeKind,
     NormalizedPriority,
     NormalizedStatus,
@@ -123,7 +124,7 @@ class TransactionTranslator:
         body, key = split_marker(self.lookups.messages.get(txn.id, ""))
         payload: dict[str, Any] = {"type": txn.Type}
         if key is not None:
-            payload["socialdesk_idempotency_key"] = key
+            payload[IDEMPOTENCY_KEY] = key
         if txn.Type == "Create":
             return TicketChange(kind=ChangeKind.CREATED, body=body, payload=payload, **base)
         internal = txn.Type == "Comment"

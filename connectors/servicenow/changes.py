@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import (
+    IDEMPOTENCY_KEY,
     ChangeKind,
     NormalizedPriority,
     NormalizedStatus,
@@ -115,7 +116,7 @@ class RecordTranslator:
         body, key = split_marker(entry.value)
         payload: dict[str, Any] = {"element": entry.element}
         if key is not None:
-            payload["socialdesk_idempotency_key"] = key
+            payload[IDEMPOTENCY_KEY] = key
         internal = entry.element == "work_notes"
         return TicketChange(
             source_id=f"{PREFIX}:journal:{entry.sys_id}",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import (
+    IDEMPOTENCY_KEY,
     ChangeKind,
     NormalizedPriority,
     NormalizedStatus,
@@ -33,7 +34,6 @@ from connectors.zendesk.comments import comment_key, split_marker
 from connectors.zendesk.models import Tracked, ZendeskComment, ZendeskTicket
 
 PREFIX = "zendesk"
-IDEMPOTENCY_KEY = "socialdesk_idempotency_key"  # what app.sync.ingest looks for
 
 
 @dataclass(frozen=True)
